@@ -1,0 +1,178 @@
+"""Command line: thin Typer commands over the library.
+
+Errors sitewatch raises on purpose (bad input) print one line and exit 2;
+anything else is a bug: one line, exit 1, and ``SITEWATCH_DEBUG=1`` shows
+the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .errors import SitewatchError
+
+app = typer.Typer(
+    name="sitewatch",
+    help="Watch named sites in satellite image time series: what changed, where, when.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def _progress(label: str, enabled: bool = True) -> Iterator[object]:
+    """A rich progress bar on stderr; the callback takes (done, total)."""
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not enabled,
+    )
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"sitewatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """sitewatch: change detection and monitoring of named sites in satellite imagery."""
+
+
+def _method_help() -> str:
+    from .change.registry import method_names
+
+    return (
+        "Change method: " + ", ".join(method_names()) + ". Default: the best method for the "
+        "sensor (auto for optical, sar-ratio for vv/vh radar)."
+    )
+
+
+@app.command()
+def change(
+    before: Annotated[Path, typer.Argument(help="First-date image: GeoTIFF, PNG, or band folder.")],
+    after: Annotated[Path, typer.Argument(help="Second-date image, same place.")],
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="Mask to write (.tif or .png): 1 change, 0 none, "
+                           "255 not judged.")
+    ],  # fmt: skip
+    method: Annotated[str | None, typer.Option(help=_method_help())] = None,
+    alpha: Annotated[float, typer.Option(help="False-alarm rate of the decision.")] = 0.01,
+    bands: Annotated[
+        str | None, typer.Option(help="Bands to use, by common name: blue,green,red,nir.")
+    ] = None,
+    min_area: Annotated[
+        str | None,
+        typer.Option(help="Minimum mapping unit, in pixels (12) or m² (500m2). Default: method's."),
+    ] = None,
+    radius: Annotated[
+        int | None, typer.Option(help="Morphological clean-up radius in pixels (0: none).")
+    ] = None,
+    probability: Annotated[
+        Path | None, typer.Option(help="Also write 1-p and the p-value as a float32 GeoTIFF.")
+    ] = None,
+    vector: Annotated[
+        Path | None, typer.Option(help="Also write change polygons as GeoJSON (EPSG:4326).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Threads for tiles.")] = min(2, os.cpu_count() or 1),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+) -> None:
+    """Detect change between two co-located images and write a change mask."""
+    from .io.bands import parse_band_list
+    from .pairwise import ChangeOptions, MinArea, change_files
+
+    options = ChangeOptions(
+        method=method,
+        alpha=alpha,
+        min_area=MinArea.parse(min_area) if min_area is not None else None,
+        radius_px=radius,
+        workers=workers,
+    )
+    with _progress("change", enabled=not quiet) as update:
+        result = change_files(
+            before, after, out_path, options,
+            bands=parse_band_list(bands), probability=probability, vector=vector,
+            progress=update,  # type: ignore[arg-type]
+        )  # fmt: skip
+    if not quiet:
+        judged = result.n_change + result.n_no_change
+        out.print(
+            f"{result.change_fraction:.2%} of {judged:,} judged pixels changed "
+            f"(method {result.method}, alpha {result.alpha:g}, bands "
+            f"{','.join(result.band_names)}; {result.n_not_judged:,} not judged)"
+        )
+        for kind, path in result.outputs.items():
+            out.print(f"  {kind}: {path}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo's outputs.")] = Path(
+        "demo-output"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated scene.")] = 7,
+) -> None:
+    """Simulate a small site with known changes, detect them, and score against the truth."""
+    from .demo import run_demo
+
+    with _progress("demo") as update:
+        summary = run_demo(out_dir, seed=seed, progress=update)  # type: ignore[arg-type]
+    for line in summary.lines():
+        out.print(line)
+
+
+def main() -> None:
+    """Console-script entry point with sitewatch's error contract."""
+    try:
+        app(standalone_mode=False)
+    except SitewatchError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted", highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last resort must catch everything
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("SITEWATCH_DEBUG"):
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        err.print(
+            f"internal error: {type(exc).__name__}: {msg} (set SITEWATCH_DEBUG=1 for details)",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(1)
