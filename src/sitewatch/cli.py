@@ -150,10 +150,24 @@ def demo(
         out.print(line)
 
 
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Exception types of command-line usage errors, from Typer and (if present) click."""
+    types: list[type[BaseException]] = [typer.TyperException]
+    try:
+        import click
+    except ImportError:  # pragma: no cover - click is optional since Typer vendors it
+        pass
+    else:
+        types.append(click.ClickException)
+    return tuple(types)
+
+
 def main() -> None:
     """Console-script entry point with sitewatch's error contract."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:  # a command or callback raised typer.Exit(code)
+            sys.exit(rc)
     except SitewatchError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
@@ -163,11 +177,15 @@ def main() -> None:
         err.print("aborted", highlight=False)
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last resort must catch everything
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Usage errors (missing argument, bad option, no command): Typer vendors its own
+        # copy of click, whose exceptions derive from typer.TyperException, not click's.
+        if isinstance(exc, _usage_errors()):
+            show = getattr(exc, "show", None)
+            if callable(show):
+                show()
+            else:
+                err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         if os.environ.get("SITEWATCH_DEBUG"):
             raise
         msg = str(exc).splitlines()[0] if str(exc) else ""

@@ -13,8 +13,9 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -244,6 +245,10 @@ def _process_tile(
     return mask, p_out
 
 
+def _arrived(results: Mapping[int, object], i: int) -> bool:
+    return i in results or -1 in results  # -1: a worker failed before its first tile
+
+
 def _run_tiles(
     tiles: list[Window], pair: ImagePair, job: _TileJob, workers: int
 ) -> Iterator[tuple[Window, tuple[np.ndarray, np.ndarray]]]:
@@ -253,7 +258,7 @@ def _run_tiles(
     and GDAL's environment belong to the thread that made them.  At most
     ``2 * workers`` finished tiles wait for the consumer, so memory stays flat.
     """
-    todo: queue.Queue[int | None] = queue.Queue()
+    todo: queue.Queue[int] = queue.Queue()
     for i in range(len(tiles)):
         todo.put(i)
     results: dict[int, tuple[np.ndarray, np.ndarray] | BaseException] = {}
@@ -293,7 +298,7 @@ def _run_tiles(
     try:
         for i in range(len(tiles)):
             with ready:
-                ready.wait_for(lambda i=i: i in results or -1 in results)
+                ready.wait_for(partial(_arrived, results, i))
                 res = results.pop(i) if i in results else results[-1]
             room.release()
             if isinstance(res, BaseException):

@@ -39,6 +39,7 @@ _ALIASES = {
 }  # fmt: skip
 
 _S2_TOKEN = re.compile(r"(?:^|[_\-.])(B(?:0[1-9]|1[0-2]|8A))(?:[_\-.]|$)", re.IGNORECASE)
+_S2_PADDED = re.compile(r"(?:^|[_\-.])B(?:0[1-9]|8A)(?:[_\-.]|$)", re.IGNORECASE)
 _OLI_TOKEN = re.compile(r"(?:^|_)(?:SR_)?(B(?:[1-9]|1[01]))(?:[_.]|$)", re.IGNORECASE)
 
 
@@ -69,7 +70,10 @@ def names_for_layout(labels: list[str | None]) -> list[str | None]:
     upper = [(lbl or "").strip().upper() for lbl in labels]
     if upper and set(upper) == set(LANDSAT_TM):
         return [LANDSAT_TM[u] for u in upper]
-    if upper and any(u.startswith("SR_B") for u in upper) or {"B10", "B11"} & set(upper):
+    # Sentinel-2 ids are zero-padded (B02) or B8A; B10/B11 alone must not make them Landsat.
+    sentinel2 = any(_S2_PADDED.search(u) for u in upper)
+    landsat = any(u.startswith("SR_B") for u in upper) or bool({"B10", "B11"} & set(upper))
+    if upper and landsat and not sentinel2:
         out: list[str | None] = []
         for u in upper:
             m = _OLI_TOKEN.search(u)
