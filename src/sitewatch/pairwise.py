@@ -347,7 +347,8 @@ def detect_pair(
         options.min_area.pixels(pair.pixel_size_m) if options.min_area else defaults.min_area_px
     )
     radius = options.radius_px if options.radius_px is not None else defaults.radius_px
-    halo = fitted.halo + 2 * radius + min(max(min_area_px, 0), MAX_CLEANUP_HALO)
+    # opening then closing reach 4 radii; a region under min_area spans fewer pixels than that
+    halo = fitted.halo + 4 * radius + min(max(min_area_px, 0), MAX_CLEANUP_HALO)
     job = _TileJob(fitted, options.alpha, radius, min_area_px, halo)
     tiles = list(_tiles(pair.grid.height, pair.grid.width, options.tile_size))
     counts = np.zeros(3, np.int64)
