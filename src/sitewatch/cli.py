@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__
-from .errors import SitewatchError
+from .errors import InputError, SitewatchError
 
 app = typer.Typer(
     name="sitewatch",
@@ -42,7 +42,7 @@ def _progress(label: str, enabled: bool = True) -> Iterator[object]:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=not enabled,
+        disable=not enabled or not err.is_terminal,  # no bar (nor its blank line) in logs
     )
     task = bar.add_task(label, total=None)
 
@@ -110,6 +110,12 @@ def change(
     from .io.bands import parse_band_list
     from .pairwise import ChangeOptions, MinArea, change_files
 
+    inputs = {p.resolve() for p in (before, after) if p.exists()}
+    outputs = (("--out", out_path), ("--probability", probability), ("--vector", vector))
+    for option, target in outputs:
+        if target is not None and target.resolve() in inputs:
+            # the output would replace the image being read: refuse before touching anything
+            raise InputError(f"{option}: {target} is an input image; write to another file")
     options = ChangeOptions(
         method=method,
         alpha=alpha,
@@ -128,10 +134,11 @@ def change(
         out.print(
             f"{result.change_fraction:.2%} of {judged:,} judged pixels changed "
             f"(method {result.method}, alpha {result.alpha:g}, bands "
-            f"{','.join(result.band_names)}; {result.n_not_judged:,} not judged)"
+            f"{','.join(result.band_names)}; {result.n_not_judged:,} not judged)",
+            soft_wrap=True,  # never break a path or a figure across lines
         )
         for kind, path in result.outputs.items():
-            out.print(f"  {kind}: {path}")
+            out.print(f"  {kind}: {path}", soft_wrap=True)
 
 
 @app.command()

@@ -18,7 +18,7 @@ from .pairwise import PairChangeResult, Progress, change_files
 from .sim.pair import simulate_pair
 
 # Near the Sohae launch station (39.66 N, 124.705 E), UTM zone 51N, 3 m pixels.
-DEMO_GRID_ORIGIN = (301_000.0, 4_393_000.0)
+DEMO_GRID_ORIGIN = (645_500.0, 4_392_200.0)  # centres the 1536 m scene on the station
 DEMO_CRS = "EPSG:32651"
 DEMO_PIXEL_M = 3.0
 

@@ -33,7 +33,9 @@ from .io.writers import NOT_JUDGED, TileWriter, check_output_path, committed
 
 SAMPLE_PIXELS = 4_194_304  # fit on at most ~4 Mpx: enough for stable statistics, cheap to read
 SAMPLE_BLOCK = 512
-MAX_CLEANUP_HALO = 64
+# Halo for the minimum mapping unit: exact for --min-area up to this many pixels; larger
+# regions crossing a tile seam are judged on what the tile and its halo see.
+MAX_CLEANUP_HALO = 256
 # GDAL's default block cache is 5% of RAM; tiles are read once (plus halos), so a small one
 # keeps peak memory down at no cost in speed.
 GDAL_CACHE_MB = 256
@@ -273,11 +275,14 @@ def _run_tiles(
                 StackReader(pair.after, pair.grid) as ra,
             ):
                 while not stop.is_set():
+                    # slot first, then tile: tiles are taken in order, each with its slot, so
+                    # the tile the consumer waits for can never be starved of a slot
+                    room.acquire()
                     try:
                         i = todo.get_nowait()
                     except queue.Empty:
+                        room.release()
                         return
-                    room.acquire()
                     try:
                         res: tuple[np.ndarray, np.ndarray] | BaseException = _process_tile(
                             tiles[i], pair, job, (rb, ra)

@@ -40,7 +40,7 @@ def get_method(name: str) -> ChangeMethod:
     target = _BUILTIN.get(name)
     if target is None:
         raise UnknownMethodError(
-            f"method={name!r} is not a change method; choose one of: {', '.join(method_names())}"
+            f"--method: {name!r} is not a change method; choose one of: {', '.join(method_names())}"
         )
     module_name, cls_name = target.split(":")
     method: ChangeMethod = getattr(import_module(module_name), cls_name)()

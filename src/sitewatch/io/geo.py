@@ -22,7 +22,7 @@ def pixel_size_m(grid: Grid) -> float | None:
     crs = ProjCRS.from_user_input(grid.crs.to_wkt())
     t = grid.transform
     if crs.is_geographic:
-        cx, cy = t * (grid.width / 2, grid.height / 2)
+        cx, cy = t @ (grid.width / 2, grid.height / 2)
         lons = [cx, cx + t.a, cx + t.a + t.b, cx + t.b]
         lats = [cy, cy + t.d, cy + t.d + t.e, cy + t.e]
         area, _ = _GEOD.polygon_area_perimeter(lons, lats)

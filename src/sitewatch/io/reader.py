@@ -100,7 +100,8 @@ class StackReader:
                 if not direct:
                     valid &= ds.read(ds.count, window=window) > 0
             except RasterioError as exc:
-                detail = str(exc).splitlines()[0] if str(exc) else "read error"
+                cause = exc.__cause__ or exc  # rasterio says "see previous exception"
+                detail = str(cause).splitlines()[0] if str(cause) else "read error"
                 raise RasterReadError(
                     f"{path}: read failed at rows {window.row_off}..{window.row_off + h} "
                     f"({detail}); the file is truncated or corrupt, re-export it"

@@ -39,7 +39,7 @@ def mask_features(mask: np.ndarray, grid: Grid, p_value: np.ndarray | None = Non
         labels, mask=change, connectivity=8, transform=grid.transform
     ):
         region = int(value)
-        area_px = int(shape(geom).area / grid.pixel_area)
+        area_px = round(shape(geom).area / grid.pixel_area)  # not int(): 99.9999 is 100 px
         props: dict[str, Any] = {"change_id": f"c{len(feats) + 1:05d}", "area_px": area_px}
         if grid.crs is not None:
             geom = transform_geom(grid.crs, "EPSG:4326", geom, precision=7)

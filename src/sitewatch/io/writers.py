@@ -38,12 +38,26 @@ def check_output_path(path: str | Path, option: str) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import: os.umask can only be read by setting it, which is not thread-safe.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def temp_sibling(path: Path) -> Path:
     """A fresh temporary name beside ``path``, keeping its extension for GDAL."""
     fd, name = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent
+        prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent
     )
-    os.close(fd)
+    try:
+        # mkstemp makes the file private (0600); outputs get the usual permissions instead
+        os.fchmod(fd, _FILE_MODE)
+    finally:
+        os.close(fd)
     return Path(name)
 
 
@@ -85,13 +99,21 @@ def committed() -> Iterator[Commit]:
     c.commit()
 
 
+def _final_name(path: Path) -> str:
+    """The name the user gave, also for a temporary sibling (``.NAME.XXXXXX.part.EXT``)."""
+    name = path.name
+    if name.startswith(".") and ".part" in name:
+        return name[1:].rsplit(".part", 1)[0].rsplit(".", 1)[0]
+    return name
+
+
 def _driver_for(path: Path) -> str:
     ext = path.suffix.lower()
     if ext in (".tif", ".tiff"):
         return "GTiff"
     if ext == ".png":
         return "PNG"
-    raise OutputError(f"--out: {path.name} should end in .tif or .png")
+    raise OutputError(f"--out: {_final_name(path)} should end in .tif or .png")
 
 
 class TileWriter:
@@ -154,6 +176,8 @@ class TileWriter:
                                count=self.count, dtype=self.dtype)  # fmt: skip
                 if self.grid.crs is not None:
                     profile.update(crs=self.grid.crs, transform=self.grid.transform)
+                if self.nodata is not None:
+                    profile["nodata"] = self.nodata  # e.g. 255 = not judged, as in a GeoTIFF
                 with rasterio.open(self.path, "w", **profile) as ds:
                     ds.write(self._memory)
             self._memory = None
@@ -170,6 +194,9 @@ def write_geotiff(
     nodata: float | None = None,
 ) -> None:
     """Write a small in-memory (bands, h, w) array as a tiled GeoTIFF, atomically."""
+    if data.ndim != 3 or data.shape[1:] != grid.shape:
+        # GDAL would silently resample a mismatched array onto the grid
+        raise ValueError(f"data of shape {data.shape} does not fit a {grid.shape} grid")
     with committed() as commit:
         w = TileWriter(
             commit.reserve(Path(path)), grid, data.shape[0], str(data.dtype), nodata, band_names
