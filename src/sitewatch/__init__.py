@@ -9,6 +9,7 @@ from __future__ import annotations
 from .errors import (
     BandMismatchError,
     InputError,
+    InvalidSiteError,
     MissingFileError,
     NoOverlapError,
     NoValidDataError,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BandMismatchError",
     "InputError",
+    "InvalidSiteError",
     "MissingFileError",
     "NoOverlapError",
     "NoValidDataError",

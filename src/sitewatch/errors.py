@@ -19,6 +19,10 @@ class MissingFileError(SitewatchError, FileNotFoundError):
     """A path given by the user does not exist."""
 
 
+class InvalidSiteError(SitewatchError, ValueError):
+    """A site file is not a valid site: bad JSON, structure, geometry, zones or properties."""
+
+
 class RasterReadError(SitewatchError, OSError):
     """A file exists but cannot be read as a raster (corrupt, truncated, not an image)."""
 
@@ -49,6 +53,7 @@ class OutputError(SitewatchError, OSError):
 __all__ = [
     "BandMismatchError",
     "InputError",
+    "InvalidSiteError",
     "MissingFileError",
     "NoOverlapError",
     "NoValidDataError",

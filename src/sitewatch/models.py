@@ -1,0 +1,202 @@
+"""Plain data shared by the pipeline stages: sites, their zones, and the site grid.
+
+Geometries are shapely objects in EPSG:4326, (lon, lat) order, as in RFC 7946
+GeoJSON. pyproj loads only when a geometry is reprojected, so importing this
+module stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+import shapely
+from affine import Affine
+from shapely.geometry import MultiPolygon, Polygon
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
+
+AreaGeometry: TypeAlias = Polygon | MultiPolygon
+
+__all__ = ["AreaGeometry", "ContextEvent", "Site", "SiteGrid", "Zone", "utm_epsg"]
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A named part of a site (``launch_pad``, ``gantry``... or any name).
+
+    Parameters
+    ----------
+    name : str
+        Unique within its site.
+    geometry : Polygon or MultiPolygon
+        In EPSG:4326, inside the site's polygon.
+    """
+
+    name: str
+    geometry: AreaGeometry
+
+
+@dataclass(frozen=True)
+class ContextEvent:
+    """A dated outside event shown alongside a site's timeline (e.g. a summit)."""
+
+    date: dt.date
+    label: str
+
+
+@dataclass(frozen=True)
+class Site:
+    """A named area of interest with optional zones, a profile and context events.
+
+    Parameters
+    ----------
+    name : str
+        Shown in reports and stored in the workspace.
+    profile : str
+        Which indicators apply: ``launch_site``, ``construction`` or ``generic``.
+    geometry : Polygon or MultiPolygon
+        The area of interest in EPSG:4326.
+    zones : tuple of Zone
+        Named polygons inside ``geometry``, in file order.
+    context_events : tuple of ContextEvent
+        Dated outside events, in file order.
+    """
+
+    name: str
+    profile: str
+    geometry: AreaGeometry
+    zones: tuple[Zone, ...] = ()
+    context_events: tuple[ContextEvent, ...] = ()
+
+    @property
+    def centroid(self) -> tuple[float, float]:
+        """(lon, lat) of the site polygon's centroid."""
+        c = self.geometry.centroid
+        return float(c.x), float(c.y)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees."""
+        west, south, east, north = self.geometry.bounds
+        return float(west), float(south), float(east), float(north)
+
+    @property
+    def zone_names(self) -> tuple[str, ...]:
+        return tuple(z.name for z in self.zones)
+
+    def zone(self, name: str) -> Zone:
+        """The zone called ``name``; :class:`InputError` names the known zones otherwise."""
+        for z in self.zones:
+            if z.name == name:
+                return z
+        known = ", ".join(self.zone_names) or "none"
+        raise InputError(
+            f"zone: {name!r} is not a zone of site {self.name!r} (its zones: {known}); "
+            "use one of those names"
+        )
+
+    def utm_crs(self) -> str:
+        """EPSG code (``"EPSG:326zz"`` north, ``"EPSG:327zz"`` south) of the centroid's UTM zone."""
+        lon, lat = self.centroid
+        return f"EPSG:{utm_epsg(lon, lat)}"
+
+    def geometry_in(self, crs: Any) -> AreaGeometry:
+        """The site polygon in ``crs`` (anything ``pyproj.CRS.from_user_input`` accepts)."""
+        return _to_crs(self.geometry, crs)
+
+    def zone_geometries_in(self, crs: Any) -> dict[str, AreaGeometry]:
+        """Each zone's polygon in ``crs``, keyed by zone name, in file order."""
+        return {z.name: _to_crs(z.geometry, crs) for z in self.zones}
+
+
+@dataclass(frozen=True)
+class SiteGrid:
+    """The analysis raster of a site: north-up, square pixels, in a projected CRS.
+
+    Parameters
+    ----------
+    crs : str
+        ``"EPSG:nnnnn"``, the site's UTM zone.
+    transform : Affine
+        Pixel (col, row) to CRS (x, y) of the top-left corner of each pixel.
+    width, height : int
+        Size in pixels.
+    """
+
+    crs: str
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols), the shape of an array on this grid."""
+        return self.height, self.width
+
+    @property
+    def pixel_size(self) -> float:
+        """Pixel side in CRS units (metres)."""
+        return float(self.transform.a)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in the grid's CRS."""
+        left, top = self.transform.c, self.transform.f
+        right = left + self.width * self.transform.a
+        bottom = top + self.height * self.transform.e
+        return float(left), float(bottom), float(right), float(top)
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS 84 UTM zone holding (lon, lat).
+
+    Follows the UTM grid's own exceptions: zone 32V is widened over south-west
+    Norway and zones 31X-37X are re-cut around Svalbard, so sites there get the
+    zone local maps use. Outside 80 S - 84 N (where UPS applies) the nearest
+    UTM zone is still returned; a site-sized grid stays usable there.
+    """
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise InputError(
+            f"lon, lat: ({lon}, {lat}) is not a WGS 84 position; give lon in [-180, 180] "
+            "and lat in [-90, 90]"
+        )
+    zone = min(int((lon + 180.0) // 6.0) + 1, 60)  # lon = 180 belongs to zone 60
+    if 56.0 <= lat < 64.0 and 3.0 <= lon < 12.0:
+        zone = 32
+    elif 72.0 <= lat < 84.0 and 0.0 <= lon < 42.0:
+        # Svalbard: only odd zones 31, 33, 35, 37, with edges at 9, 21 and 33 E.
+        zone = 31 if lon < 9.0 else 33 if lon < 21.0 else 35 if lon < 33.0 else 37
+    return (32600 if lat >= 0.0 else 32700) + zone
+
+
+@lru_cache(maxsize=32)
+def _transformer(dst: Any) -> Transformer:
+    # Building a transformer queries PROJ's database; sites reproject their
+    # zones to the same grid CRS many times, so keep the few in use.
+    from pyproj import CRS, Transformer
+
+    return Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(dst), always_xy=True)
+
+
+def _to_crs(geometry: AreaGeometry, crs: Any) -> AreaGeometry:
+    transformer = _transformer(crs)
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        out = np.column_stack([x, y])
+        if not np.isfinite(out).all():
+            raise InputError(
+                f"crs: {crs!r} cannot represent the site's coordinates (projection gave "
+                "inf/NaN); use a CRS whose area of use covers the site, e.g. its UTM zone"
+            )
+        return out
+
+    projected: AreaGeometry = shapely.transform(geometry, project)
+    return projected
