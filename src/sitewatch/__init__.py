@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .errors import (
     BandMismatchError,
+    CatalogError,
     InputError,
     InvalidSiteError,
     MissingFileError,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BandMismatchError",
+    "CatalogError",
     "InputError",
     "InvalidSiteError",
     "MissingFileError",

@@ -50,8 +50,13 @@ class OutputError(SitewatchError, OSError):
     """An output cannot be written where asked."""
 
 
+class CatalogError(SitewatchError, ValueError):
+    """An imagery source yields no usable scenes: no dated images, not STAC, API unreachable."""
+
+
 __all__ = [
     "BandMismatchError",
+    "CatalogError",
     "InputError",
     "InvalidSiteError",
     "MissingFileError",

@@ -1,4 +1,4 @@
-"""Plain data shared by the pipeline stages: sites, their zones, and the site grid.
+"""Plain data shared by the pipeline stages: sites, their zones, the site grid and scenes.
 
 Geometries are shapely objects in EPSG:4326, (lon, lat) order, as in RFC 7946
 GeoJSON. pyproj loads only when a geometry is reprojected, so importing this
@@ -8,9 +8,11 @@ module stays cheap.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeAlias
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import shapely
@@ -24,7 +26,17 @@ if TYPE_CHECKING:
 
 AreaGeometry: TypeAlias = Polygon | MultiPolygon
 
-__all__ = ["AreaGeometry", "ContextEvent", "Site", "SiteGrid", "Zone", "utm_epsg"]
+__all__ = [
+    "AreaGeometry",
+    "BandAsset",
+    "ContextEvent",
+    "Scene",
+    "SensorKind",
+    "Site",
+    "SiteGrid",
+    "Zone",
+    "utm_epsg",
+]
 
 
 @dataclass(frozen=True)
@@ -200,3 +212,99 @@ def _to_crs(geometry: AreaGeometry, crs: Any) -> AreaGeometry:
 
     projected: AreaGeometry = shapely.transform(geometry, project)
     return projected
+
+
+SensorKind: TypeAlias = Literal["optical", "sar"]
+
+
+@dataclass(frozen=True)
+class BandAsset:
+    """Where one band of a scene lives: a file path or URL and its 1-based band index."""
+
+    href: str
+    band_index: int = 1
+
+    def __post_init__(self) -> None:
+        if self.band_index < 1:
+            raise InputError(
+                f"band_index: {self.band_index} is not a band index of {self.href}; "
+                "band indexes start at 1"
+            )
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition: its bands by common name, quality asset and metadata.
+
+    Parameters
+    ----------
+    id : str
+        Unique within a catalog (file or folder stem, or STAC item id).
+    datetime : datetime.datetime
+        Acquisition time; must be timezone-aware, stored in UTC.
+    sensor : {"optical", "sar"}
+        Radar scenes carry polarisation bands (``vv``, ``vh``, ``hh``, ``hv``).
+    bands : Mapping of str to BandAsset
+        Common band names (``blue``, ``nir``, ``swir16``, ``vv``...) to assets; a
+        multi-band file appears under several names with different indexes.
+    quality : BandAsset or None
+        Cloud / quality layer (Sentinel-2 SCL, Landsat QA_PIXEL...) when known.
+    cloud_cover : float or None
+        Percentage of cloud over the whole scene (``eo:cloud_cover``) when known.
+    metadata : Mapping of str to object
+        Anything else known: sun and view angles, platform, source path.
+    bbox : tuple of float or None
+        (west, south, east, north) in degrees, when known.
+    """
+
+    id: str
+    datetime: dt.datetime
+    sensor: SensorKind
+    bands: Mapping[str, BandAsset]
+    quality: BandAsset | None = None
+    cloud_cover: float | None = None
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    bbox: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.datetime.tzinfo is None or self.datetime.utcoffset() is None:
+            raise InputError(
+                f"datetime: {self.datetime.isoformat()} of scene {self.id!r} has no time zone; "
+                "give an aware datetime (acquisition times are UTC)"
+            )
+        if self.sensor not in ("optical", "sar"):
+            raise InputError(
+                f"sensor: {self.sensor!r} of scene {self.id!r} is not a sensor kind; "
+                "use 'optical' or 'sar'"
+            )
+        if not self.bands:
+            raise InputError(f"bands: scene {self.id!r} has no band; give at least one")
+        if self.cloud_cover is not None and not 0.0 <= self.cloud_cover <= 100.0:
+            raise InputError(
+                f"cloud_cover: {self.cloud_cover} of scene {self.id!r} is not a percentage; "
+                "give a value in [0, 100] or None"
+            )
+        # Frozen means frozen: read-only views, so a scene cannot change under a stage.
+        object.__setattr__(self, "datetime", self.datetime.astimezone(dt.timezone.utc))
+        object.__setattr__(self, "bands", MappingProxyType(dict(self.bands)))
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        if self.bbox is not None:
+            if len(self.bbox) != 4:
+                raise InputError(
+                    f"bbox: {self.bbox!r} of scene {self.id!r} is not four numbers; "
+                    "give (west, south, east, north) in degrees or None"
+                )
+            object.__setattr__(self, "bbox", tuple(float(v) for v in self.bbox))
+
+    def __hash__(self) -> int:
+        # The generated hash would fail on the band mapping; id and time identify a scene.
+        return hash((self.id, self.datetime))
+
+    @property
+    def date(self) -> dt.date:
+        """The UTC calendar day of the acquisition."""
+        return self.datetime.date()
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        return tuple(self.bands)
