@@ -308,3 +308,127 @@ class Scene:
     @property
     def band_names(self) -> tuple[str, ...]:
         return tuple(self.bands)
+
+
+EventKind: TypeAlias = Literal["appeared", "disappeared", "modified", "transient"]
+
+
+@dataclass(frozen=True)
+class GrowthStep:
+    """The footprint of a growing event after one acquisition: its date and area so far."""
+
+    date: dt.date
+    area_m2: float
+
+
+@dataclass(frozen=True, eq=False)
+class Event:
+    """A tracked change: a connected region detected at one acquisition and followed after.
+
+    The footprint lives on the site grid as a cropped boolean ``mask`` placed at
+    ``offset``; polygons are made from it by the writers.
+
+    Parameters
+    ----------
+    event_id : str
+        ``e0001``...: numbered by ``first_seen``, then by the footprint's first pixel
+        in row-major order.
+    first_seen : datetime.date
+        Date of the first acquisition in which the change is detected.
+    last_unchanged : datetime.date or None
+        Date of the last valid (clear) acquisition of the footprint before ``first_seen``.
+    zone : str or None
+        The zone covering most of the footprint; None when most of it lies outside all zones.
+    kind : {"appeared", "disappeared", "modified", "transient"}
+        ``transient`` when the change reverted at the next clear observation.
+    area_m2 : float
+        Footprint area.
+    score : float
+        0..1, higher is surer: ``(1 - p_value)`` times the share of re-observed pixels
+        that agreed with the verdict (0.5 while unconfirmed).
+    p_value : float
+        Probability of evidence this strong under "no change" (see ``timeline.events``).
+    confirmed : bool
+        False while no later clear observation has settled persistent against transient.
+    confirmed_on : datetime.date or None
+        Date of the acquisition that settled it.
+    change : float
+        Mean of the signed change measure over the footprint at detection (positive:
+        brighter / new structure).
+    growth : tuple of GrowthStep
+        One step per acquisition at which the event was detected or grew, with the
+        cumulative area after it; the first step is ``first_seen``.
+    mask : numpy.ndarray
+        ``(rows, cols)`` bool footprint cropped to its bounding box (read-only).
+    offset : tuple of int
+        (row, col) of ``mask[0, 0]`` on the site grid.
+    grid_shape : tuple of int
+        (height, width) of the site grid.
+    """
+
+    event_id: str
+    first_seen: dt.date
+    last_unchanged: dt.date | None
+    zone: str | None
+    kind: EventKind
+    area_m2: float
+    score: float
+    p_value: float
+    confirmed: bool
+    confirmed_on: dt.date | None
+    change: float
+    growth: tuple[GrowthStep, ...]
+    mask: np.ndarray
+    offset: tuple[int, int]
+    grid_shape: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        mask = np.array(self.mask, dtype=bool)  # own copy: the event cannot change under a stage
+        mask.setflags(write=False)
+        object.__setattr__(self, "mask", mask)
+
+    @property
+    def pixel_count(self) -> int:
+        return int(self.mask.sum())
+
+    @property
+    def footprint(self) -> np.ndarray:
+        """The footprint as a full ``grid_shape`` bool array."""
+        out = np.zeros(self.grid_shape, dtype=bool)
+        r, c = self.offset
+        out[r : r + self.mask.shape[0], c : c + self.mask.shape[1]] = self.mask
+        return out
+
+
+@dataclass(frozen=True)
+class ZoneTimelineRow:
+    """One row of ``timeline.csv``: a zone (``_site`` for the whole site) at one date.
+
+    Parameters
+    ----------
+    date : datetime.date
+    zone : str
+    clear_fraction : float
+        Share of the zone's pixels that could be judged at this date (clear and with
+        a reference: ``TrackedSeries.judged``).
+    changed_fraction : float
+        Share of the clear pixels newly changed at this date (NaN when none was clear).
+    changed_area_m2 : float
+    activity_index : float
+        ``changed_fraction`` where the zone was observable enough, NaN otherwise
+        (see ``timeline.zones``).
+    anomaly_z : float
+        Robust z-score of ``activity_index`` against the zone's earlier dates (NaN
+        until enough history).
+    """
+
+    date: dt.date
+    zone: str
+    clear_fraction: float
+    changed_fraction: float
+    changed_area_m2: float
+    activity_index: float
+    anomaly_z: float
+
+
+__all__ += ["Event", "EventKind", "GrowthStep", "ZoneTimelineRow"]
