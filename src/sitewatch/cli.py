@@ -157,6 +157,40 @@ def demo(
         out.print(line)
 
 
+@app.command()
+def simulate(
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario: sohae-2019, quiet, cloudy or misregistered.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (new or empty).")],
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 7,
+    size: Annotated[
+        int | None, typer.Option(help="Scene side in pixels (default 512: 1.5 km at 3 m).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Write into a non-empty folder.")
+    ] = False,
+) -> None:
+    """Render a simulated site over a series of dates, with its site file and true events."""
+    from .sim.scenarios import build_scenario
+    from .sim.write import write_scenario
+
+    sim = build_scenario(scenario, seed=seed, size=size)
+    with _progress(f"simulate {scenario}") as update:
+        files = write_scenario(
+            sim, out_dir, overwrite=overwrite, progress=update  # type: ignore[arg-type]
+        )
+    out.print(
+        f"Scenario {scenario} (seed {seed}): {len(files.images)} dates, "
+        f"{files.n_events} true events, written to {files.out_dir}/",
+        soft_wrap=True,
+    )
+    out.print(f"  images: {files.out_dir / 'images'}/", soft_wrap=True)
+    out.print(f"  site:   {files.site}", soft_wrap=True)
+    out.print(f"  truth:  {files.truth}", soft_wrap=True)
+    out.print(f"  params: {files.parameters}", soft_wrap=True)
+
+
 def _usage_errors() -> tuple[type[BaseException], ...]:
     """Exception types of command-line usage errors, from Typer and (if present) click."""
     types: list[type[BaseException]] = [typer.TyperException]
