@@ -1,0 +1,363 @@
+"""Numpy statistics shared by the optical change methods.
+
+Everything here works on plain arrays: ``(n, bands)`` pixel matrices for the
+global fits and ``(h, w)`` / ``(bands, h, w)`` float32 images for the local
+operations applied tile by tile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy import special
+
+from ..errors import NoValidDataError
+from .base import PairSample
+
+# 1 / Phi^-1(3/4): turns a median absolute deviation into a Gaussian sigma
+MAD_TO_SIGMA = 1.482602218505602
+
+# fewer valid pixels than this cannot support a covariance fit plus a null fit
+MIN_VALID_PIXELS = 64
+
+
+def sample_pixels(
+    sample: PairSample, max_pixels: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Valid pixels of a sample as two float64 ``(n, bands)`` arrays.
+
+    Raises
+    ------
+    NoValidDataError
+        When fewer than ``MIN_VALID_PIXELS`` pixels are valid.
+    """
+    check_sample(sample)
+    x, y = sample.valid_pixels()
+    finite = np.all(np.isfinite(x), axis=1) & np.all(np.isfinite(y), axis=1)
+    if not finite.all():
+        x, y = x[finite], y[finite]
+    if x.shape[0] < MIN_VALID_PIXELS:
+        raise NoValidDataError(
+            f"only {x.shape[0]} valid pixels in the fit sample (need at least {MIN_VALID_PIXELS}); "
+            "check the nodata and cloud masks or give a larger area"
+        )
+    if max_pixels is not None and x.shape[0] > max_pixels:
+        step = int(np.ceil(x.shape[0] / max_pixels))
+        x, y = x[::step], y[::step]
+    return x, y
+
+
+def check_sample(sample: PairSample) -> None:
+    """Validate block shapes of a sample; raise ``NoValidDataError`` when empty."""
+    if (
+        not sample.before
+        or len(sample.before) != len(sample.after)
+        or len(sample.before) != len(sample.valid)
+    ):
+        raise NoValidDataError(
+            "the fit sample holds no blocks (or unequal numbers of before/after/valid blocks); "
+            "pass at least one block of both dates"
+        )
+    for b, a, v in zip(sample.before, sample.after, sample.valid):
+        if b.ndim != 3 or b.shape != a.shape or b.shape[1:] != v.shape:
+            raise NoValidDataError(
+                f"block shapes before={b.shape}, after={a.shape}, valid={v.shape} do not match; "
+                "give (bands, h, w) images of one grid and an (h, w) mask"
+            )
+
+
+def check_tile(before: np.ndarray, after: np.ndarray, valid: np.ndarray, n_bands: int) -> None:
+    """Validate the shapes of a tile handed to ``score``."""
+    if before.ndim != 3 or before.shape != after.shape or before.shape[1:] != valid.shape:
+        raise NoValidDataError(
+            f"tile shapes before={before.shape}, after={after.shape}, valid={valid.shape} do not "
+            "match; give (bands, h, w) images of one grid and an (h, w) mask"
+        )
+    if before.shape[0] != n_bands:
+        raise NoValidDataError(
+            f"tile has {before.shape[0]} bands but the method was fitted on {n_bands}; "
+            "score with the same bands as the fit"
+        )
+
+
+def robust_sigma(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """Gaussian-consistent scale from the median absolute deviation."""
+    med = np.median(x, axis=axis, keepdims=True)
+    return np.asarray(MAD_TO_SIGMA * np.median(np.abs(x - med), axis=axis))
+
+
+# ---------------------------------------------------------------------------
+# canonical correlation and IR-MAD
+
+
+@dataclass(frozen=True)
+class MADTransform:
+    """Linear map from a pixel pair to standardised MAD variates.
+
+    ``variates = (before - mean_x) @ a - (after - mean_y) @ b``, then divided by
+    ``scale`` so that each variate has unit no-change spread.
+    """
+
+    mean_x: np.ndarray
+    mean_y: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    rho: np.ndarray
+    scale: np.ndarray
+    centre: np.ndarray
+    iterations: int
+
+    def variates(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Standardised MAD variates of ``(n, bands)`` pixel matrices."""
+        m = (x - self.mean_x) @ self.a - (y - self.mean_y) @ self.b
+        return np.asarray((m - self.centre) / self.scale)
+
+
+def _weighted_moments(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sw = w.sum()
+    z = np.concatenate([x, y], axis=1)
+    mean = (w @ z) / sw
+    zc = z - mean
+    cov = (zc * w[:, None]).T @ zc / sw
+    n = x.shape[1]
+    return mean[:n], mean[n:], cov
+
+
+def canonical_pairs(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted canonical correlation of two ``(n, bands)`` pixel matrices.
+
+    Returns
+    -------
+    mean_x, mean_y, a, b, rho
+        Weighted means, canonical vectors (columns, unit weighted variance)
+        ordered from least to most correlated, and the correlations.
+    """
+    n = x.shape[1]
+    mx, my, cov = _weighted_moments(x, y, w)
+    sxx, syy, sxy = cov[:n, :n], cov[n:, n:], cov[:n, n:]
+    # a tiny ridge keeps nearly collinear bands (e.g. saturated RGB) solvable
+    ridge_x = 1e-9 * np.trace(sxx) / n + 1e-300
+    ridge_y = 1e-9 * np.trace(syy) / n + 1e-300
+    sxx = sxx + ridge_x * np.eye(n)
+    syy = syy + ridge_y * np.eye(n)
+    lx = np.linalg.cholesky(sxx)
+    ly = np.linalg.cholesky(syy)
+    # whitened cross-covariance; its SVD gives the canonical pairs directly
+    k = np.linalg.solve(lx, np.linalg.solve(ly, sxy.T).T)
+    u, s, vt = np.linalg.svd(k)
+    a = np.linalg.solve(lx.T, u)
+    b = np.linalg.solve(ly.T, vt.T)
+    order = np.argsort(s)
+    rho = np.clip(s[order], 0.0, 1.0)
+    return mx, my, a[:, order], b[:, order], rho
+
+
+def fit_irmad(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    max_iter: int = 30,
+    tol: float = 1e-5,
+    reweight: bool = True,
+) -> MADTransform:
+    """Iteratively reweighted MAD (Nielsen 2007) with a robust final scale.
+
+    The textbook update weights each pixel by its chi-square no-change
+    probability, which trims the no-change population's own tails; variances
+    taken with those weights shrink, and the final chi-square statistic then
+    flags far more than alpha of unchanged pixels.  The iterations here only
+    steer the canonical *directions*; the variates' centre and scale are
+    re-estimated at the end from the median and MAD over *all* pixels, which
+    is consistent for the no-change Gaussian while the changed pixels are a
+    minority.
+
+    Parameters
+    ----------
+    x, y
+        ``(n, bands)`` float64 pixels of the first and second date.
+    max_iter, tol
+        Iteration cap and the canonical-correlation change that stops it.
+    reweight
+        False gives plain one-pass MAD.
+
+    Raises
+    ------
+    NoValidDataError
+        When a date is constant (no variance to correlate).
+    """
+    n_bands = x.shape[1]
+    sd_x = x.std(axis=0)
+    sd_y = y.std(axis=0)
+    if not (np.all(sd_x > 0) and np.all(sd_y > 0)):
+        bad = "before" if not np.all(sd_x > 0) else "after"
+        raise NoValidDataError(
+            f"the {bad} image has a constant band over the valid pixels, so no change statistic "
+            "can be estimated; check the input bands and the nodata mask"
+        )
+    w = np.ones(x.shape[0])
+    rho_old = np.full(n_bands, -1.0)
+    iterations = 0
+    for step in range(1, (max_iter if reweight else 1) + 1):
+        iterations = step
+        mx, my, a, b, rho = canonical_pairs(x, y, w)
+        if not reweight or np.max(np.abs(rho - rho_old)) < tol:
+            break
+        rho_old = rho
+        m = (x - mx) @ a - (y - my) @ b
+        var = np.maximum(2.0 * (1.0 - rho), 1e-12)
+        chi = np.sum(m * m / var, axis=1)
+        w = special.chdtrc(n_bands, chi)
+    m = (x - mx) @ a - (y - my) @ b
+    centre = np.median(m, axis=0)
+    scale = robust_sigma(m, axis=0)
+    scale = np.where(scale > 0, scale, np.maximum(m.std(axis=0), 1e-12))
+    return MADTransform(mx, my, a, b, rho, scale, centre, iterations)
+
+
+def mad_variates_image(t: MADTransform, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Standardised MAD variates of a ``(bands, h, w)`` pair as ``(bands, h, w)`` float32."""
+    nb, h, w = before.shape
+    # contract over bands without materialising (h*w, bands) float64 copies
+    ax = (t.a / t.scale).astype(np.float32)
+    by = (t.b / t.scale).astype(np.float32)
+    off = ((t.mean_x @ t.a - t.mean_y @ t.b + t.centre) / t.scale).astype(np.float32)
+    out = np.tensordot(ax.T, before, axes=1)
+    out -= np.tensordot(by.T, after, axes=1)
+    out -= off[:, None, None]
+    return out.astype(np.float32, copy=False)
+
+
+def chi2_sf(x: np.ndarray, dof: float) -> np.ndarray:
+    """Chi-square survival function, float32 out."""
+    return special.chdtrc(np.float64(dof), x).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# local (tile-wise) operations
+
+
+def box_weight(valid: np.ndarray, radius: int) -> np.ndarray | None:
+    """Share of valid pixels in each ``(2r+1)^2`` box, or None when all are valid."""
+    if radius <= 0 or valid.all():
+        return None
+    return np.asarray(ndi.uniform_filter(valid.astype(np.float32), 2 * radius + 1, mode="nearest"))
+
+
+def local_mean(
+    x: np.ndarray, valid: np.ndarray, radius: int, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean of ``x`` over the valid pixels of a ``(2r+1)^2`` box, float32.
+
+    Invalid pixels do not contribute; boxes with no valid pixel give NaN.  A
+    box filter costs the same for any radius, which is what makes
+    multi-scale statistics affordable.  ``weight`` is :func:`box_weight` of
+    the same mask and radius, passed in to share it between channels.
+    """
+    x = x.astype(np.float32, copy=False)
+    if radius <= 0:
+        return np.where(valid, x, np.float32(np.nan))
+    size = 2 * radius + 1
+    if valid.all():
+        return np.asarray(ndi.uniform_filter(x, size, mode="nearest"))
+    if weight is None:
+        weight = np.asarray(ndi.uniform_filter(valid.astype(np.float32), size, mode="nearest"))
+    num = ndi.uniform_filter(np.where(valid, x, np.float32(0)), size, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / weight
+    out[weight < 1e-6] = np.nan
+    return np.asarray(out)
+
+
+# ---------------------------------------------------------------------------
+# robust null distribution of a non-negative statistic
+
+
+@dataclass(frozen=True)
+class RobustNull:
+    """Null distribution of a non-negative statistic fitted from the data.
+
+    The statistic's cube root (Wilson-Hilferty: chi-square and gamma laws
+    become close to Gaussian) is modelled as ``N(centre, sigma^2)`` under no
+    change.  Centre and sigma come from quantiles, so a changed minority of
+    pixels does not move them; this absorbs the unknown scale and the spatial
+    correlation of a smoothed statistic, which no closed-form law knows.
+    """
+
+    centre: float
+    sigma: float
+
+    def zscore(self, stat: np.ndarray) -> np.ndarray:
+        """Standard-normal score of the statistic under the fitted null."""
+        return ((np.cbrt(stat) - np.float32(self.centre)) / np.float32(self.sigma)).astype(
+            np.float32, copy=False
+        )
+
+
+def fit_robust_null(stat: np.ndarray, *, lower: float = 25.0, upper: float = 75.0) -> RobustNull:
+    """Fit a :class:`RobustNull` to the finite values of ``stat``.
+
+    ``sigma`` is the spread between the ``lower`` and ``upper`` percentiles of
+    the cube-rooted statistic, divided by the Gaussian spread of the same
+    percentiles.
+
+    Raises
+    ------
+    NoValidDataError
+        When the statistic is (nearly) constant, e.g. two identical images.
+    """
+    y = np.cbrt(stat[np.isfinite(stat)].astype(np.float64))
+    if y.size < MIN_VALID_PIXELS:
+        raise NoValidDataError(
+            f"only {y.size} pixels carry a change statistic (need at least {MIN_VALID_PIXELS}); "
+            "give a larger area or fewer masked pixels"
+        )
+    q_lo, med, q_hi = np.percentile(y, [lower, 50.0, upper])
+    gauss = special.ndtri(upper / 100.0) - special.ndtri(lower / 100.0)
+    sigma = (q_hi - q_lo) / gauss
+    if not np.isfinite(sigma) or sigma <= 1e-9 * max(abs(med), 1e-30):
+        raise NoValidDataError(
+            "the change statistic is constant over the valid pixels (identical or constant "
+            "images?); check that the two inputs differ and are not blank"
+        )
+    return RobustNull(float(med), float(sigma))
+
+
+def normal_sf(z: np.ndarray) -> np.ndarray:
+    """Upper-tail probability of a standard normal score, float32 (NaN stays NaN)."""
+    return special.ndtr(-z).astype(np.float32, copy=False)
+
+
+def robust_covariance(
+    d: np.ndarray, *, n_iter: int = 5, q: float = 0.975
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trimmed mean and covariance of ``(n, bands)`` vectors, Gaussian-consistent.
+
+    Pixels beyond the ``q`` chi-square quantile of the current Mahalanobis
+    distance are dropped and the covariance of the rest is inflated by the
+    truncated-Gaussian factor ``F_{p+2}(c) / F_p(c)``, so the result estimates
+    the no-change spread rather than a shrunken core of it.
+    """
+    p = d.shape[1]
+    med = np.median(d, axis=0)
+    sig = robust_sigma(d, axis=0)
+    sig = np.where(sig > 0, sig, np.maximum(d.std(axis=0), 1e-12))
+    centre = med
+    cov = np.diag(sig**2)
+    cut = special.chdtri(p, 1.0 - q)
+    factor = special.chdtr(p + 2, cut) / special.chdtr(p, cut)
+    for _ in range(n_iter):
+        dc = d - centre
+        maha = np.einsum("ij,jk,ik->i", dc, np.linalg.pinv(cov), dc)
+        keep = maha <= cut
+        if keep.sum() <= p + 1:
+            break
+        sub = d[keep]
+        centre = sub.mean(axis=0)
+        cov = np.cov(sub, rowvar=False).reshape(p, p) / factor
+    return centre, cov

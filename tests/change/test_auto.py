@@ -1,0 +1,189 @@
+"""The default optical method: detection, calibration, tiling, real-data quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from sitewatch.change.auto import AutoOpticalMethod
+from sitewatch.change.base import PairSample
+from sitewatch.change.clean import clean_decision
+from sitewatch.change.registry import get_method
+from sitewatch.errors import NoValidDataError
+
+DATA = Path(__file__).parents[2] / ".." / "shared" / "data" / "change"
+
+
+def _scene(
+    seed: int, shape: tuple[int, int] = (160, 160)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spatially smooth 4-band scene seen twice with a gain, an offset and noise."""
+    rng = np.random.default_rng(seed)
+    base = ndi.gaussian_filter(rng.normal(size=(4, *shape)), sigma=(0, 3, 3)) * 20 + 100
+    before = base + rng.normal(size=base.shape)
+    after = 1.3 * base + 5 + rng.normal(size=base.shape)
+    return before.astype(np.float32), after.astype(np.float32), np.ones(shape, bool)
+
+
+def _decide(
+    method: AutoOpticalMethod, b: np.ndarray, a: np.ndarray, v: np.ndarray, px: float | None
+) -> np.ndarray:
+    p = method.fit(PairSample([b], [a], [v], pixel_size_m=px)).score(b, a, v).p_value
+    cd = method.cleanup(px)
+    return clean_decision(p < 0.01, v, radius_px=cd.radius_px, min_area_px=cd.min_area_px)
+
+
+@pytest.mark.parametrize("px", [None, 2.0, 10.0])
+def test_implanted_blob_is_found(px: float | None) -> None:
+    b, a, v = _scene(0)
+    a[:, 60:90, 40:80] += 25.0
+    dec = _decide(AutoOpticalMethod(), b, a, v, px)
+    patch = np.zeros(v.shape, bool)
+    patch[60:90, 40:80] = True
+    assert dec[patch].mean() > 0.8
+    assert dec[~patch].mean() < 0.02
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_change_gives_few_alarms(seed: int) -> None:
+    b, a, v = _scene(seed)
+    p = AutoOpticalMethod().fit(PairSample([b], [a], [v])).score(b, a, v).p_value
+    # the intersection test over scales is conservative: at most alpha
+    assert float(np.mean(p < 0.01)) <= 0.015
+    assert _decide(AutoOpticalMethod(), b, a, v, None).mean() < 0.005
+
+
+def test_tiles_with_halo_match_whole_image() -> None:
+    b, a, v = _scene(4, (150, 170))
+    a[:, 30:60, 100:140] += 20.0
+    v[0:5, :] = False
+    fitted = AutoOpticalMethod().fit(PairSample([b], [a], [v]))
+    whole = fitted.score(b, a, v).p_value
+    h = fitted.halo
+    y0, y1, x0, x1 = 50, 100, 60, 120
+    tile = fitted.score(
+        b[:, y0 - h : y1 + h, x0 - h : x1 + h],
+        a[:, y0 - h : y1 + h, x0 - h : x1 + h],
+        v[y0 - h : y1 + h, x0 - h : x1 + h],
+    ).p_value[h:-h, h:-h]
+    np.testing.assert_allclose(tile, whole[y0:y1, x0:x1], rtol=1e-4, atol=1e-7)
+    assert np.all(np.isnan(whole[0:5]))
+
+
+@pytest.mark.parametrize(
+    ("px", "expected"),
+    [(None, (1, 2, 4)), (10.0, (1, 2)), (30.0, (1,)), (1.5, (3, 7, 13)), (0.5, (10, 20, 40))],
+)
+def test_window_radii_follow_ground_distance(px: float | None, expected: tuple[int, ...]) -> None:
+    m = AutoOpticalMethod()
+    assert m.pixel_radii(px) == expected
+    assert m.cleanup(px).min_area_px == (2 * expected[0] + 1) ** 2
+
+
+def test_registry_default_is_optical_auto() -> None:
+    m = get_method("auto")
+    assert isinstance(m, AutoOpticalMethod)
+    assert m.sensor == "optical"
+
+
+def test_no_valid_pixels_raises() -> None:
+    b, a, v = _scene(5, (40, 40))
+    with pytest.raises(NoValidDataError, match="valid pixels"):
+        AutoOpticalMethod().fit(PairSample([b], [a], [np.zeros_like(v)]))
+
+
+def test_identical_images_raise() -> None:
+    b, _a, v = _scene(6, (40, 40))
+    with pytest.raises(NoValidDataError):
+        AutoOpticalMethod().fit(PairSample([b], [b.copy()], [v]))
+
+
+# ---------------------------------------------------------------------------
+# real pairs
+
+
+def _read(path: Path) -> np.ndarray:
+    rasterio = pytest.importorskip("rasterio")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PNGs carry no georeferencing
+        with rasterio.open(path) as src:
+            return np.asarray(src.read())
+
+
+def _f1_kappa(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    m = truth != 255
+    p, t = pred[m], truth[m] == 1
+    if not t.any():  # a pair without change: right only if nothing is predicted
+        ok = float(not p.any())
+        return ok, ok
+    tp, fp, fn = np.sum(p & t), np.sum(p & ~t), np.sum(~p & t)
+    tn = p.size - tp - fp - fn
+    n = p.size
+    po = (tp + tn) / n
+    pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n / n
+    return float(2 * tp / (2 * tp + fp + fn)), float((po - pe) / (1 - pe))
+
+
+# measured means (this method, alpha 0.01, default clean-up) minus a margin
+FLOORS = {"oscd": 0.28, "sztaki": 0.34, "landsat": 0.90, "levir": 0.05}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", sorted(FLOORS))
+def test_real_pairs_mean_f1_above_floor(dataset: str) -> None:
+    folder = DATA / dataset
+    if not folder.is_dir():
+        pytest.skip(f"evaluation data not found at {folder}")
+    method = AutoOpticalMethod()
+    f1s = []
+    for pair in sorted(p for p in folder.iterdir() if p.is_dir()):
+        meta = json.loads((pair / "meta.json").read_text())
+        ext = "tif" if (pair / "before.tif").exists() else "png"
+        b = _read(pair / f"before.{ext}").astype(np.float32)
+        a = _read(pair / f"after.{ext}").astype(np.float32)
+        truth = _read(pair / "truth.png")[0]
+        v = np.ones(truth.shape, bool)
+        dec = _decide(method, b, a, v, meta.get("resolution_m"))
+        f1s.append(_f1_kappa(dec, truth)[0])
+    assert float(np.mean(f1s)) >= FLOORS[dataset]
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 1), (3, 1, 6), (4, 6, 1), (4, 9, 11)])
+def test_misregistration_kernel_matches_reference(shape: tuple[int, int, int]) -> None:
+    from sitewatch.change.auto import _shift_min_both
+
+    rng = np.random.default_rng(7)
+    pb = rng.normal(size=shape).astype(np.float32)
+    pa = rng.normal(size=shape).astype(np.float32)
+    h, w = shape[1:]
+
+    def one_way(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        pp = np.pad(p, ((0, 0), (1, 1), (1, 1)), mode="edge")
+        return np.min(
+            [
+                ((pp[:, dy : dy + h, dx : dx + w] - q) ** 2).sum(0)
+                for dy in range(3)
+                for dx in range(3)
+            ],
+            axis=0,
+        )
+
+    expected = np.maximum(one_way(pb, pa), one_way(pa, pb))
+    np.testing.assert_allclose(_shift_min_both(pb, pa), expected, rtol=1e-5)
+
+
+def test_one_pixel_shift_is_not_change() -> None:
+    # an edge moved by one pixel (misregistration) must not be flagged
+    b, _a, v = _scene(8)
+    b[:, :, 80:] += 30.0
+    a = np.roll(b, 1, axis=2)
+    a[:, :, 0] = b[:, :, 0]
+    a = a + np.random.default_rng(9).normal(size=a.shape).astype(np.float32)
+    dec = _decide(AutoOpticalMethod(), b, a.astype(np.float32), v, None)
+    assert dec.mean() < 0.005
