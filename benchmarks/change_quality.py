@@ -15,10 +15,12 @@ import json
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 
 from sitewatch.change.metrics import BinaryScores, score_binary
 from sitewatch.pairwise import ChangeOptions, change_files
@@ -121,4 +123,5 @@ def _counts(d: dict[str, float]) -> dict[str, int]:
 
 
 if __name__ == "__main__":
+    warnings.simplefilter("ignore", NotGeoreferencedWarning)  # the PNG pairs are plain images
     sys.exit(main())
