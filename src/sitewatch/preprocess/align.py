@@ -310,6 +310,20 @@ def estimate_shift(
     )
 
 
+def _usable(stack: np.ndarray, valid: np.ndarray | None, what: str) -> np.ndarray:
+    """Pixels finite in every band of ``(bands, h, w)`` and, if given, inside ``valid``."""
+    v = np.all(np.isfinite(stack), axis=0)
+    if valid is not None:
+        valid = np.asarray(valid)
+        if valid.shape != stack.shape[1:]:
+            raise InputError(
+                f"valid has shape {valid.shape} but the {what} is {stack.shape}; "
+                f"give a boolean mask of shape {stack.shape[1:]}"
+            )
+        v &= valid.astype(bool)
+    return v
+
+
 def pick_texture_band(scene: np.ndarray, valid: np.ndarray | None = None) -> int:
     """Index of the band with the most texture relative to its noise.
 
@@ -329,15 +343,7 @@ def pick_texture_band(scene: np.ndarray, valid: np.ndarray | None = None) -> int
     scene = np.asarray(scene)
     if scene.ndim != 3:
         raise InputError(f"scene has shape {scene.shape}; give a (bands, h, w) image")
-    v = np.all(np.isfinite(scene), axis=0)
-    if valid is not None:
-        valid = np.asarray(valid)
-        if valid.shape != scene.shape[1:]:
-            raise InputError(
-                f"valid has shape {valid.shape} but the scene is {scene.shape}; "
-                f"give a boolean mask of shape {scene.shape[1:]}"
-            )
-        v &= valid.astype(bool)
+    v = _usable(scene, valid, "scene")
     core = ndi.binary_erosion(v, structure=np.ones((3, 3), bool), iterations=2)
     if core.sum() < _MIN_VALID_PX:
         raise NoValidDataError(
@@ -392,15 +398,7 @@ def apply_shift(
     if not (np.isfinite(dy) and np.isfinite(dx)):
         raise InputError(f"shift ({dy}, {dx}) is not finite; give a finite (dy, dx) in pixels")
     stack = a[None] if a.ndim == 2 else a
-    v = np.all(np.isfinite(stack), axis=0)
-    if valid is not None:
-        valid = np.asarray(valid)
-        if valid.shape != stack.shape[1:]:
-            raise InputError(
-                f"valid has shape {valid.shape} but the array is {a.shape}; "
-                f"give a boolean mask of shape {stack.shape[1:]}"
-            )
-        v &= valid.astype(bool)
+    v = _usable(stack, valid, "array")
     vf = ndi.shift(v.astype(np.float32), (dy, dx), order=1, mode="constant", cval=0.0)
     out_valid = vf > 1.0 - 1e-4
     if order > 1:  # wider support than the bilinear footprint
