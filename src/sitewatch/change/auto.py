@@ -16,8 +16,11 @@ What it does, and why each step is there:
      neighbourhood of the other (both ways, the larger kept).  Edges that
      moved by a pixel (resampling, parallax) stop looking like change.
 
-3. Scales are ground distances (5, 10 and 20 m radius: a house to a block)
-   converted to pixels, or 1, 2 and 4 pixels when the pixel size is unknown.
+3. Scales are three octaves of window radius starting at 5 m (at least one
+   pixel: 5, 10, 20 m up to a 40 m block), kept while they reach no further
+   than 40 m, in pixels; 1, 2 and 4 pixels when the pixel size is unknown.
+   At 10 m that is 1, 2, 4 px (the coarse window asks a change to be
+   coherent over a block); at 30 m only 1 px; at 1.5 m 3, 6, 12 px.
 4. Each feature's no-change law is fitted robustly from the data (cube root
    ~ Gaussian, centre = median, spread from the lower half, which changed
    pixels do not reach); this absorbs the unknown noise level and the spatial
@@ -27,7 +30,15 @@ What it does, and why each step is there:
    the per-feature p-values (valid at level alpha without correction).  A
    change that is real shows at every scale; speckle and edge artefacts
    do not.
-6. Default clean-up drops regions smaller than the smallest test window.
+6. Seed test (hysteresis without connectivity, see
+   :func:`~sitewatch.change.stats.neighbourhood_seed_pvalue`): the pixel's
+   3x3 neighbourhood must also reject "no change" by Simes' test.  The
+   result is still an intersection-union p-value (valid, only more
+   conservative); a coherent region pays almost nothing, a lone significant
+   pixel must reject at alpha / 9.  It is local, so tiling does not change it,
+   and it removes the seedless speckle that multiple testing over a large
+   image produces.
+7. Default clean-up drops regions smaller than the smallest test window.
 """
 
 from __future__ import annotations
@@ -41,11 +52,10 @@ from .base import ChangeScore, CleanupDefaults, PairSample, SensorKind
 from .stats import (
     MADTransform,
     RobustNull,
-    box_weight,
     check_tile,
     fit_irmad,
     fit_robust_null,
-    local_mean,
+    neighbourhood_seed_pvalue,
     normal_sf,
     sample_pixels,
 )
@@ -111,19 +121,69 @@ def _shift_min_both(pb: np.ndarray, pa: np.ndarray) -> np.ndarray:  # pragma: no
     return np.maximum(best_b, best_a)
 
 
+@numba.njit(nogil=True, cache=True)
+def _box_mean(x: np.ndarray, r: int) -> np.ndarray:  # pragma: no cover - jitted
+    """Mean over the ``(2r+1)^2`` box, edges replicated (``uniform_filter`` mode ``nearest``).
+
+    Two separable running sums accumulated in float64: a few operations per
+    pixel whatever the radius, and no float32 drift.
+    """
+    h, w = x.shape
+    tmp = np.empty((h, w), np.float64)
+    for i in range(h):
+        s = 0.0
+        for k in range(-r, r + 1):
+            s += x[i, min(max(k, 0), w - 1)]
+        tmp[i, 0] = s
+        for j in range(1, w):
+            s += x[i, min(j + r, w - 1)] - x[i, max(j - r - 1, 0)]
+            tmp[i, j] = s
+    norm = 1.0 / ((2 * r + 1) * (2 * r + 1))
+    out = np.empty((h, w), np.float32)
+    acc = np.zeros(w, np.float64)
+    for k in range(-r, r + 1):
+        row = tmp[min(max(k, 0), h - 1)]
+        for j in range(w):
+            acc[j] += row[j]
+    for j in range(w):
+        out[0, j] = acc[j] * norm
+    for i in range(1, h):
+        add = tmp[min(i + r, h - 1)]
+        sub = tmp[max(i - r - 1, 0)]
+        for j in range(w):
+            acc[j] += add[j] - sub[j]
+            out[i, j] = acc[j] * norm
+    return out
+
+
+def _local_mean(x: np.ndarray, valid: np.ndarray, r: int, weight: np.ndarray | None) -> np.ndarray:
+    """Mean of ``x`` over the valid pixels of the box; NaN where none is valid.
+
+    ``weight`` is the box mean of ``valid`` (None when every pixel is valid).
+    """
+    if weight is None:
+        return _box_mean(np.ascontiguousarray(x, dtype=np.float32), r)
+    num = _box_mean(np.where(valid, x, np.float32(0)).astype(np.float32, copy=False), r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / weight
+    out[weight < 1e-6] = np.nan
+    return out
+
+
 def _features(
     pb: np.ndarray, pa: np.ndarray, valid: np.ndarray, radii: tuple[int, ...]
 ) -> list[np.ndarray]:
     """Multi-scale features, in the order ``[smin_r, mchi_r for r in radii]``."""
     smin = _shift_min_both(np.ascontiguousarray(pb), np.ascontiguousarray(pa))
     variates = pb - pa
+    all_valid = bool(valid.all())
     out: list[np.ndarray] = []
     for r in radii:
-        weight = box_weight(valid, r)
-        out.append(local_mean(smin, valid, r, weight))
+        weight = None if all_valid else _box_mean(valid.astype(np.float32), r)
+        out.append(_local_mean(smin, valid, r, weight))
         acc = np.zeros(valid.shape, np.float32)
         for v in variates:
-            m = local_mean(v, valid, r, weight)
+            m = _local_mean(v, valid, r, weight)
             acc += m * m
         out.append(acc)
     return out
@@ -138,9 +198,14 @@ class FittedAuto:
     radii: tuple[int, ...]
     n_bands: int
     halo: int
+    seed_radius: int = 0
 
     def score(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> ChangeScore:
-        """Score one tile: the smallest per-feature z-score and its p-value."""
+        """Score one tile: intersection over scales, then the neighbourhood seed test.
+
+        The statistic is the smallest per-feature z-score (before the seed
+        test); the p-value is the seeded one, on which decisions are made.
+        """
         check_tile(before, after, valid, self.n_bands)
         pb, pa = _mad_parts(self.transform, before, after)
         zmin: np.ndarray | None = None
@@ -149,7 +214,7 @@ class FittedAuto:
             zmin = z if zmin is None else np.fmin(zmin, z, out=zmin)
         assert zmin is not None
         zmin[~valid] = np.nan
-        return ChangeScore(zmin, normal_sf(zmin))
+        return ChangeScore(zmin, neighbourhood_seed_pvalue(normal_sf(zmin), self.seed_radius))
 
 
 @dataclass
@@ -158,12 +223,17 @@ class AutoOpticalMethod:
 
     Parameters
     ----------
-    radii_m
-        Window radii in metres, used when the pixel size is known.
+    finest_m, coarsest_m, octaves
+        With a known pixel size, the window radii are ``octaves`` doublings
+        of the finest radius (``finest_m`` in pixels, at least one), kept
+        while they reach no further than ``coarsest_m`` in whole pixels (the
+        finest is always kept).
     radii_px
         Window radii in pixels, used in pixel space.
     lower, upper
         Percentiles whose spread fixes each feature's no-change scale.
+    seed_px
+        Radius in pixels of the neighbourhood seed test (0: no seed test).
     """
 
     name: str = "auto"
@@ -171,16 +241,24 @@ class AutoOpticalMethod:
         "default optical method: multi-scale IR-MAD, misregistration tolerant, robust null"
     )
     sensor: SensorKind = "optical"
-    radii_m: tuple[float, ...] = (5.0, 10.0, 20.0)
+    finest_m: float = 5.0
+    coarsest_m: float = 40.0
+    octaves: int = 3
     radii_px: tuple[int, ...] = (1, 2, 4)
     lower: float = 25.0
     upper: float = 50.0
+    seed_px: int = 1
 
     def pixel_radii(self, pixel_size_m: float | None) -> tuple[int, ...]:
         """Window radii in pixels for a pixel size (None: pixel space)."""
         if pixel_size_m is None or not pixel_size_m > 0:
             return tuple(sorted(set(self.radii_px)))
-        return tuple(sorted({max(1, round(r / pixel_size_m)) for r in self.radii_m}))
+        # both ends rounded to whole pixels the same way, so that e.g. 40 m at 10.4 m
+        # pixels still allows a 4-pixel radius
+        r0 = max(1, round(self.finest_m / pixel_size_m))
+        r_max = round(self.coarsest_m / pixel_size_m)
+        radii = [r0 << k for k in range(max(1, self.octaves))]
+        return tuple(r for k, r in enumerate(radii) if k == 0 or r <= r_max)
 
     def fit(self, sample: PairSample) -> FittedAuto:
         """Fit IR-MAD on the sample, then the robust null of every feature."""
@@ -196,7 +274,8 @@ class AutoOpticalMethod:
             fit_robust_null(np.concatenate(fs), lower=self.lower, upper=self.upper)
             for fs in per_feature
         )
-        return FittedAuto(t, nulls, radii, sample.n_bands, max(radii) + 1)
+        seed = max(0, self.seed_px)
+        return FittedAuto(t, nulls, radii, sample.n_bands, max(radii) + 1 + seed, seed)
 
     def cleanup(self, pixel_size_m: float | None) -> CleanupDefaults:
         """Drop regions smaller than the smallest test window (its resolution)."""
