@@ -191,6 +191,51 @@ def simulate(
     out.print(f"  params: {files.parameters}", soft_wrap=True)
 
 
+@app.command()
+def run(
+    site: Annotated[Path, typer.Argument(help="Site GeoJSON (site polygon, optional zones).")],
+    imagery: Annotated[
+        str, typer.Argument(help="Folder of dated images, STAC JSON file or STAC API URL.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an earlier run in --out.")
+    ] = False,
+    resolution: Annotated[
+        float | None, typer.Option(help="Pixel size in metres (default: finest imagery).")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Per-pixel false-alarm rate.")] = 0.01,
+    min_clear: Annotated[
+        float, typer.Option("--min-clear", help="Clear share a scene needs to be a reference.")
+    ] = 0.3,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+) -> None:
+    """Run the whole pipeline on a site: events, zone timeline, change maps."""
+    from .pipeline import RunOptions, run_site
+
+    options = RunOptions(
+        resolution=resolution, alpha=alpha, min_clear=min_clear, overwrite=overwrite
+    )
+    with _progress("run", enabled=not quiet) as update:
+        result = run_site(site, imagery, out_dir, options, progress=update)  # type: ignore[arg-type]
+    for w in result.warnings:
+        err.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
+    if quiet:
+        return
+    used = sum(1 for s in result.scenes if s.status != "skipped")
+    out.print(
+        f"{result.site.name}: {len(result.events)} events from {used} scenes "
+        f"({result.seconds:.1f} s)",
+        soft_wrap=True, highlight=False, markup=False,
+    )  # fmt: skip
+    for (zone, kind), n in sorted(result.events_by().items()):
+        out.print(f"  {zone:<22} {kind:<12} {n}", highlight=False, markup=False)
+    out.print(f"Outputs in {result.out_dir}/", soft_wrap=True, highlight=False, markup=False)
+    for name in ("events.geojson", "timeline.csv", "run.json"):
+        out.print(f"  {name}", highlight=False, markup=False)
+    out.print("  change/<date>.tif", highlight=False, markup=False)
+
+
 def _usage_errors() -> tuple[type[BaseException], ...]:
     """Exception types of command-line usage errors, from Typer and (if present) click."""
     types: list[type[BaseException]] = [typer.TyperException]
