@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..change.stats import robust_sigma
 from ..errors import InputError
 
 #: scenes clearer than this over the site may serve as references (``--min-clear``)
@@ -303,10 +304,7 @@ def infer_reflectance_scale(scene: np.ndarray, valid: np.ndarray) -> float:
 
 def _robust_sigma(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
-    if x.size == 0:
-        return 0.0
-    med = np.median(x)
-    return float(1.4826 * np.median(np.abs(x - med)))
+    return float(robust_sigma(x)) if x.size else 0.0
 
 
 def _remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:

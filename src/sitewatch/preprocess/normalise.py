@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..change.stats import chi2_sf, fit_irmad, mad_variates_image
+from ..change.stats import MAD_TO_SIGMA, chi2_sf, fit_irmad, mad_variates_image
 from ..errors import InputError, NoValidDataError
 
 #: IR-MAD no-change probability above which a pixel is used for the regression
@@ -35,7 +35,6 @@ DEFAULT_NCP_THRESHOLD = 0.05
 MIN_NO_CHANGE_PIXELS = 50
 
 _FIT_PIXELS = 200_000
-_MAD_TO_SIGMA = 1.482602218505602
 _TRIM_SIGMA = 3.5
 
 
@@ -226,7 +225,7 @@ def normalise_to_reference(
         # one trimming pass: drop pixels far off the line (changes IR-MAD let through);
         # the cut is perpendicular to the line and symmetric, so it does not tilt it
         resid = (y - slope * x - icpt) / np.sqrt(1.0 + slope * slope)
-        sig = _MAD_TO_SIGMA * np.median(np.abs(resid - np.median(resid)))
+        sig = MAD_TO_SIGMA * np.median(np.abs(resid - np.median(resid)))
         keep = np.abs(resid) <= _TRIM_SIGMA * sig if sig > 0 else np.ones(x.size, bool)
         if MIN_NO_CHANGE_PIXELS <= keep.sum() < x.size:
             slope, icpt = orthogonal_regression(x[keep], y[keep])
