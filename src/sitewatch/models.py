@@ -432,3 +432,84 @@ class ZoneTimelineRow:
 
 
 __all__ += ["Event", "EventKind", "GrowthStep", "ZoneTimelineRow"]
+
+
+StatusLevel: TypeAlias = Literal["quiet", "activity", "elevated", "high"]
+STATUS_LEVELS: tuple[StatusLevel, ...] = ("quiet", "activity", "elevated", "high")
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    """One indicator of a profile evaluated on a run as of one date.
+
+    Parameters
+    ----------
+    name : str
+        The indicator's name in its profile.
+    zone : str or None
+        The zone it looked at; None for a site-wide indicator.
+    signal : str
+        Which signal it measured (e.g. ``changed_area``, ``activity_anomaly``).
+    value : float
+        The signal's value over the indicator's window (NaN when not observable).
+    threshold : float
+    triggered : bool
+    level : StatusLevel
+        The status this indicator raises the site to when triggered.
+    evidence : tuple of str
+        Ids of the events behind the value.
+    false_alarm_rate : float or None
+        Share of dates on which it triggered on the ``quiet`` scenario, where measured.
+    """
+
+    name: str
+    zone: str | None
+    signal: str
+    value: float
+    threshold: float
+    triggered: bool
+    level: StatusLevel
+    evidence: tuple[str, ...] = ()
+    false_alarm_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class StatusPoint:
+    """The site's status level and score as of one acquisition date."""
+
+    date: dt.date
+    status: StatusLevel
+    score: float
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A profile evaluated on a run: ``assessment.json`` (DESIGN.md).
+
+    Parameters
+    ----------
+    site : str
+    profile : str
+    as_of : datetime.date
+    status : StatusLevel
+    score : float
+        0..1, higher means more activity than the site's baseline.
+    indicators : tuple of IndicatorResult
+        As of ``as_of``.
+    summary : str
+        Plain sentences citing zones, dates, areas and event ids.
+    history : tuple of StatusPoint
+        Status per acquisition date, oldest first.
+    """
+
+    site: str
+    profile: str
+    as_of: dt.date
+    status: StatusLevel
+    score: float
+    indicators: tuple[IndicatorResult, ...]
+    summary: str
+    history: tuple[StatusPoint, ...] = ()
+
+
+__all__ += ["STATUS_LEVELS", "Assessment", "IndicatorResult", "StatusLevel", "StatusPoint"]
