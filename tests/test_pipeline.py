@@ -21,7 +21,13 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from sitewatch import cli
-from sitewatch.errors import CatalogError, NoOverlapError, NoValidDataError, OutputError
+from sitewatch.errors import (
+    CatalogError,
+    InputError,
+    NoOverlapError,
+    NoValidDataError,
+    OutputError,
+)
 from sitewatch.io.outputs import TIMELINE_COLUMNS
 from sitewatch.io.raster import Grid
 from sitewatch.io.writers import write_geotiff
@@ -34,12 +40,13 @@ SIZE = 128
 EVENT_KEYS = {
     "event_id": str, "first_seen": str, "last_unchanged": (str, type(None)),
     "zone": (str, type(None)), "kind": str, "area_m2": float, "score": float, "p_value": float,
+    "sensors": list,
 }  # fmt: skip
 
 
-def _scenario(root: Path, name: str) -> Path:
+def _scenario(root: Path, name: str, sar: bool = False) -> Path:
     out = root / name
-    write_scenario(build_scenario(name, seed=1, size=SIZE), out)
+    write_scenario(build_scenario(name, seed=1, size=SIZE), out, sar=sar)
     return out
 
 
@@ -302,3 +309,58 @@ def test_options_are_checked(quiet: tuple[Path, RunResult], tmp_path: Path) -> N
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError):
         run_site(base / "site.geojson", base / "images", tmp_path / "file")
+
+
+# --------------------------------------------------------------------------- radar
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunResult, RunResult]:
+    base = _scenario(tmp_path_factory.mktemp("sim"), "sohae-2019", sar=True)
+    both = run_site(base / "site.geojson", base / "images", base / "run")
+    radar = run_site(
+        base / "site.geojson", base / "images", base / "run_sar", RunOptions(sensors="sar")
+    )
+    return base, both, radar
+
+
+def test_radar_only_run_finds_what_radar_can_see(mixed) -> None:
+    base, _, radar = mixed
+    truth = json.loads((base / "truth" / "events_sar.geojson").read_text())
+    truth["features"] = [f for f in truth["features"] if f["properties"]["sar_visible"]]
+    found = json.loads((base / "run_sar" / "events.geojson").read_text())
+    s = score_events(truth, found)
+    assert s.recall_persistent >= 0.8 and s.precision_persistent >= 0.8
+    assert all(e.sensors == ("sar",) for e in radar.events)
+    assert {r.sensor for r in radar.timeline} == {"sar"}
+    assert any(p.name.endswith("_sar.tif") for p in (base / "run_sar" / "change").iterdir())
+
+
+def test_mixed_run_fuses_sensors_and_labels_the_timeline(mixed) -> None:
+    base, both, _ = mixed
+    assert {r.sensor for r in both.timeline} == {"optical", "sar"}
+    assert any(e.sensors == ("optical", "sar") for e in both.events)
+    fused = [e for e in both.events if len(e.sensors) == 2]
+    assert all(0.0 <= e.score <= 1.0 for e in fused)
+    rows = list(csv.reader((base / "run" / "timeline.csv").open()))
+    assert rows[0][-1] == "sensor" and {r[-1] for r in rows[1:]} == {"optical", "sar"}
+    ids = [e.event_id for e in both.events]
+    assert ids == [f"e{i:04d}" for i in range(1, len(ids) + 1)]
+
+
+def test_db_radar_declared_linear_is_refused(mixed, tmp_path: Path) -> None:
+    base, _, _ = mixed
+    src = sorted((base / "images").glob("*_s1.tif"))[:3]
+    folder = tmp_path / "db"
+    folder.mkdir()
+    for f in src:
+        with rasterio.open(f) as ds:
+            profile, data = ds.profile, ds.read()
+            desc = ds.descriptions
+        with rasterio.open(folder / f.name, "w", **profile) as ds:
+            ds.write(10 * np.log10(data))
+            ds.descriptions = desc
+    with pytest.raises(InputError, match="decibels"):
+        run_site(base / "site.geojson", folder, tmp_path / "o", RunOptions(sar_scale="intensity"))
+    out = run_site(base / "site.geojson", folder, tmp_path / "o2")  # auto: read as dB
+    assert {r.sensor for r in out.timeline} == {"sar"}

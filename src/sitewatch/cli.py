@@ -170,6 +170,9 @@ def simulate(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Write into a non-empty folder.")
     ] = False,
+    sar: Annotated[
+        bool, typer.Option("--sar/--no-sar", help="Also write a 12-day radar series (vv, vh).")
+    ] = True,
 ) -> None:
     """Render a simulated site over a series of dates, with its site file and true events."""
     from .sim.scenarios import build_scenario
@@ -178,7 +181,7 @@ def simulate(
     sim = build_scenario(scenario, seed=seed, size=size)
     with _progress(f"simulate {scenario}") as update:
         files = write_scenario(
-            sim, out_dir, overwrite=overwrite, progress=update  # type: ignore[arg-type]
+            sim, out_dir, overwrite=overwrite, progress=update, sar=sar  # type: ignore[arg-type]
         )
     out.print(
         f"Scenario {scenario} (seed {seed}): {len(files.images)} dates, "
@@ -208,14 +211,27 @@ def run(
     min_clear: Annotated[
         float, typer.Option("--min-clear", help="Clear share a scene needs to be a reference.")
     ] = 0.3,
+    sensors: Annotated[
+        str, typer.Option(help="Which scenes to use: all, optical or sar.")
+    ] = "all",
+    collection: Annotated[
+        str | None, typer.Option(help="STAC collection to search (STAC API imagery).")
+    ] = None,
+    enl: Annotated[
+        float | None, typer.Option(help="Radar equivalent number of looks (default: estimated).")
+    ] = None,
+    sar_scale: Annotated[
+        str, typer.Option("--sar-scale", help="Radar values: auto, intensity, amplitude or db.")
+    ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Run the whole pipeline on a site: events, zone timeline, change maps."""
     from .pipeline import RunOptions, run_site
 
     options = RunOptions(
-        resolution=resolution, alpha=alpha, min_clear=min_clear, overwrite=overwrite
-    )
+        resolution=resolution, alpha=alpha, min_clear=min_clear, overwrite=overwrite,
+        collection=collection, sensors=sensors, enl=enl, sar_scale=sar_scale,  # type: ignore[arg-type]
+    )  # fmt: skip
     with _progress("run", enabled=not quiet) as update:
         result = run_site(site, imagery, out_dir, options, progress=update)  # type: ignore[arg-type]
     for w in result.warnings:

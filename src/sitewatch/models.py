@@ -364,6 +364,9 @@ class Event:
         (row, col) of ``mask[0, 0]`` on the site grid.
     grid_shape : tuple of int
         (height, width) of the site grid.
+    sensors : tuple of str
+        The sensor kinds that saw it (``optical``, ``sar``): two when a radar and
+        an optical detection of the same place and time were fused.
     """
 
     event_id: str
@@ -381,6 +384,7 @@ class Event:
     mask: np.ndarray
     offset: tuple[int, int]
     grid_shape: tuple[int, int]
+    sensors: tuple[SensorKind, ...] = ("optical",)
 
     def __post_init__(self) -> None:
         mask = np.array(self.mask, dtype=bool)  # own copy: the event cannot change under a stage
@@ -420,6 +424,8 @@ class ZoneTimelineRow:
     anomaly_z : float
         Robust z-score of ``activity_index`` against the zone's earlier dates (NaN
         until enough history).
+    sensor : str
+        Kind of the acquisition of that date (``optical`` or ``sar``).
     """
 
     date: dt.date
@@ -429,6 +435,7 @@ class ZoneTimelineRow:
     changed_area_m2: float
     activity_index: float
     anomaly_z: float
+    sensor: SensorKind = "optical"
 
 
 __all__ += ["Event", "EventKind", "GrowthStep", "ZoneTimelineRow"]

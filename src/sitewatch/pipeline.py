@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal, NoReturn
 
 import numpy as np
 
@@ -57,8 +58,10 @@ from .errors import (
 )
 from .io.catalog import open_catalog
 from .io.outputs import OutputFolder, sha256_file
+from .io.raster import Grid
 from .io.scenes import common_bands, finest_pixel_m, grid_of, read_scene, site_rasters
-from .models import Event, Scene, Site, SiteGrid, ZoneTimelineRow
+from .models import Event, Scene, SensorKind, Site, SiteGrid, ZoneTimelineRow
+from .pipeline_sar import SarScale, run_sar_series, sar_bands
 from .preprocess.align import apply_shift, estimate_shift, pick_texture_band
 from .preprocess.background import block_px_for, smooth_difference
 from .preprocess.masks import (
@@ -72,10 +75,11 @@ from .preprocess.masks import (
 from .preprocess.overcast import overcast_mask, with_overcast
 from .sites import load_site, site_grid
 from .timeline.events import EventTracker
+from .timeline.fusion import fuse_events
 from .timeline.reference import ReferenceState
 from .timeline.zones import ZoneCounts, timeline_rows, zone_counts
 
-__all__ = ["RunOptions", "RunResult", "SceneReport", "run_site"]
+__all__ = ["AlignedSeries", "RunOptions", "RunResult", "SceneReport", "run_site"]
 
 Progress = Callable[[int, int], None]
 
@@ -106,6 +110,15 @@ class RunOptions:
         Replace an earlier run in the output folder.
     margin_m
         Ground added around the site's bounds on the grid.
+    collection
+        STAC collection to search (STAC API sources).
+    sensors
+        ``all``, or only ``optical`` or ``sar`` scenes.
+    enl
+        Equivalent number of looks of the radar scenes; None: estimated.
+    sar_scale
+        How radar values are stored: ``auto`` (dB when any value is <= 0, else
+        linear intensity), ``intensity``, ``amplitude`` or ``db``.
     """
 
     resolution: float | None = None
@@ -114,6 +127,10 @@ class RunOptions:
     method: str = "auto"
     overwrite: bool = False
     margin_m: float = 100.0
+    collection: str | None = None
+    sensors: Literal["all", "optical", "sar"] = "all"
+    enl: float | None = None
+    sar_scale: SarScale = "auto"
 
     def check(self) -> None:
         """Raise :class:`InputError` on out-of-range values."""
@@ -127,6 +144,14 @@ class RunOptions:
             raise InputError(f"--alpha: {self.alpha}; give a false-alarm rate in (0, 1), e.g. 0.01")
         if not 0.0 <= self.min_clear <= 1.0:
             raise InputError(f"--min-clear: {self.min_clear}; give a share in [0, 1], e.g. 0.3")
+        if self.sensors not in ("all", "optical", "sar"):
+            raise InputError(f"--sensors: {self.sensors!r}; give all, optical or sar")
+        if self.enl is not None and not (math.isfinite(self.enl) and self.enl > 0):
+            raise InputError(f"--enl: {self.enl}; give the number of looks (> 0), e.g. 4.4")
+        if self.sar_scale not in ("auto", "intensity", "amplitude", "db"):
+            raise InputError(
+                f"--sar-scale: {self.sar_scale!r}; give auto, intensity, amplitude or db"
+            )
 
 
 @dataclass(frozen=True)
@@ -139,6 +164,24 @@ class SceneReport:
     clear_fraction: float = 0.0
     shift_px: tuple[float, float] = (0.0, 0.0)
     reason: str = ""
+    sensor: SensorKind = "optical"
+    residual_px: float | None = None
+
+
+@dataclass(frozen=True)
+class AlignedSeries:
+    """The optical series as the change tests saw it, for evidence (chips, maps).
+
+    ``data`` is ``(dates, bands, h, w)`` float32 reflectance, co-registered to the
+    alignment target and radiometrically matched to the reference state;
+    ``clear`` marks the pixels that were clear and tested at each date.
+    """
+
+    dates: tuple[dt.date, ...]
+    scene_ids: tuple[str, ...]
+    bands: tuple[str, ...]
+    data: np.ndarray
+    clear: np.ndarray
 
 
 @dataclass
@@ -155,6 +198,7 @@ class RunResult:
     outputs: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    series: AlignedSeries | None = None
 
     def events_by(self) -> dict[tuple[str, str], int]:
         """Event counts per (zone or ``-``, kind)."""
@@ -271,16 +315,19 @@ def run_site(
     outputs = OutputFolder(out_dir, overwrite=opts.overwrite)
     site_path = Path(site_path)
     site = load_site(site_path)
-    catalog = open_catalog(imagery)
+    bbox = site.bounds if "://" in str(imagery) else None  # an API is searched by the site
+    catalog = open_catalog(imagery, collection=opts.collection, bbox=bbox)
     warnings = [f"skipped {name}: {reason}" for name, reason in catalog.skipped]
     optical = [s for s in catalog.scenes if s.sensor == "optical"]
-    for s in catalog.scenes:
-        if s.sensor != "optical":
-            warnings.append(f"skipped {s.id}: radar scenes are not analysed by run yet")
-    if not optical:
+    radar = [s for s in catalog.scenes if s.sensor == "sar"]
+    for kind, scenes in (("optical", optical), ("sar", radar)):
+        if scenes and opts.sensors not in ("all", kind):
+            warnings.append(f"left out {len(scenes)} {kind} scene(s): --sensors {opts.sensors}")
+            scenes.clear()
+    if not optical and not radar:
         raise _fail_no_scenes(imagery, list(catalog.skipped))
-    bands = common_bands(optical)
-    pixel_m = opts.resolution or finest_pixel_m(optical, bands)
+    bands = common_bands(optical) if optical else []
+    pixel_m = opts.resolution or _finest(optical, bands, radar)
     if pixel_m is None:
         raise BandMismatchError(
             f"imagery: no scene of {imagery} is georeferenced or readable; give GeoTIFFs with a "
@@ -290,11 +337,138 @@ def run_site(
     grid = grid_of(sgrid)
     site_mask, labels, zone_names = site_rasters(site, sgrid)
     method = get_method(opts.method)
-    n = len(optical)
-    total = 2 * n
-    done = 0
+    min_area_px = max(1, method.cleanup(pixel_m).min_area_px)
+    total = 2 * len(optical) + len(radar)
+    done = [0]
 
-    # -- read every scene onto the grid ---------------------------------------------
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
+    try:
+        opt = (
+            _optical_series(
+                optical, bands, site, sgrid, grid, site_mask, labels, zone_names, method,
+                min_area_px, opts, outputs, tick,
+            )
+            if optical
+            else None
+        )  # fmt: skip
+        sar = (
+            run_sar_series(
+                radar, site, sgrid, grid, labels, zone_names, site_mask, outputs,
+                alpha=opts.alpha, min_area_px=min_area_px, enl=opts.enl,
+                scale=opts.sar_scale, progress=tick,
+            )
+            if radar
+            else None
+        )  # fmt: skip
+        reports = list(opt.reports) if opt else []
+        events = opt.events if opt else []
+        rows = list(opt.rows) if opt else []
+        if opt:
+            warnings += opt.warnings
+        if sar:
+            warnings += sar.warnings
+            reports += [
+                SceneReport(s.id, s.date, status, 1.0 if status == "used" else 0.0,
+                            (0.0, 0.0), reason, "sar")
+                for s, status, reason in sar.reports
+            ]  # fmt: skip
+            events = fuse_events(events, sar.events, pixel_m * pixel_m)
+            rows += sar.rows
+        if not any(r.status != "skipped" for r in reports):
+            _fail_unread(imagery, len(optical) + len(radar), reports, warnings)
+        rows.sort(key=lambda r: (r.date, r.sensor))
+        reports.sort(key=lambda r: (r.date, r.sensor))
+        outputs.write_events(events, grid)
+        outputs.write_timeline(rows)
+        params = asdict(opts)
+        params["resolution_used"] = pixel_m
+        if sar:
+            params["enl_used"] = list(sar.enl)
+        kept = [s for s in [*optical, *radar] if any(r.id == s.id for r in reports)]
+        run_info = {
+            "software": {"name": "sitewatch", "version": __version__},
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "inputs": {"site": str(site_path), "imagery": str(imagery)},
+            "input_sha256": _input_files(site_path, kept),
+            "site": site.name,
+            "parameters": params,
+            "grid": {
+                "crs": sgrid.crs,
+                "transform": list(sgrid.transform)[:6],
+                "width": sgrid.width,
+                "height": sgrid.height,
+            },  # fmt: skip
+            "bands": bands,
+            "scenes": [
+                {**asdict(r), "date": r.date.isoformat(), "shift_px": list(r.shift_px)}
+                for r in reports
+            ],
+            "warnings": warnings,
+            "n_events": len(events),
+        }
+        outputs.write_json("run.json", run_info)
+        written = outputs.commit()
+    except BaseException:
+        outputs.abort()
+        raise
+    return RunResult(
+        Path(out_dir), site, sgrid, tuple(bands), events, rows, reports, written, warnings,
+        time.perf_counter() - t0, opt.series if opt else None,
+    )  # fmt: skip
+
+
+def _finest(optical: list[Scene], bands: list[str], radar: list[Scene]) -> float | None:
+    sizes = [finest_pixel_m(optical, bands) if optical else None]
+    if radar:
+        sizes.append(finest_pixel_m(radar, sar_bands(radar)))
+    known = [s for s in sizes if s is not None]
+    return min(known) if known else None
+
+
+def _fail_unread(
+    imagery: str | Path, n: int, reports: list[SceneReport], warnings: list[str]
+) -> NoReturn:
+    if sum("does not overlap" in w for w in warnings) >= n:
+        raise NoOverlapError(
+            f"imagery: none of the {n} scenes of {imagery} overlaps the site; check that the "
+            "imagery covers the site (and the site's coordinates are lon, lat)"
+        )
+    raise NoValidDataError(
+        f"imagery: none of the {n} scenes of {imagery} could be read; " + "; ".join(warnings[:2])
+    )
+
+
+@dataclass
+class _OpticalSeries:
+    events: list[Event]
+    rows: list[ZoneTimelineRow]
+    reports: list[SceneReport]
+    warnings: list[str]
+    series: AlignedSeries
+
+
+def _optical_series(
+    optical: list[Scene],
+    bands: list[str],
+    site: Site,
+    sgrid: SiteGrid,
+    grid: Grid,
+    site_mask: np.ndarray,
+    labels: np.ndarray,
+    zone_names: tuple[str, ...],
+    method: ChangeMethod,
+    min_area_px: int,
+    opts: RunOptions,
+    outputs: OutputFolder,
+    tick: Callable[[], None],
+) -> _OpticalSeries:
+    """Read, mask, align, test and track the optical scenes; write their change maps."""
+    pixel_m = abs(sgrid.transform.a)
+    n = len(optical)
     h, w = sgrid.shape
     nb = len(bands)
     data = np.empty((n, nb, h, w), np.float32)
@@ -302,12 +476,11 @@ def run_site(
     quality: list[np.ndarray | None] = []
     kept: list[Scene] = []
     reports: list[SceneReport] = []
-    n_no_overlap = 0
+    warnings: list[str] = []
     for s in optical:
         try:
             sd = read_scene(s, bands, sgrid, site)
         except NoOverlapError as exc:
-            n_no_overlap += 1
             reports.append(SceneReport(s.id, s.date, "skipped", reason=str(exc)))
             warnings.append(f"skipped {s.id}: does not overlap the site")
         except (SitewatchError, OSError) as exc:
@@ -319,19 +492,9 @@ def run_site(
             valid[i] = sd.valid & np.isfinite(sd.data).all(axis=0)
             quality.append(sd.quality)
             kept.append(s)
-        done += 1
-        if progress is not None:
-            progress(done, total)
+        tick()
     if not kept:
-        if n_no_overlap == n:
-            raise NoOverlapError(
-                f"imagery: none of the {n} scenes of {imagery} overlaps site {site.name!r}; "
-                "check that the imagery covers the site (and the site's coordinates are lon, lat)"
-            )
-        raise NoValidDataError(
-            f"imagery: none of the {n} scenes of {imagery} could be read; "
-            + "; ".join(warnings[:2])
-        )
+        _fail_unread("the optical imagery", n, reports, warnings)
     m = len(kept)
     data = data[:m]
     valid = valid[:m]
@@ -359,97 +522,71 @@ def run_site(
     ref = ReferenceState.empty(nb, (h, w))
     tracker = EventTracker(
         (h, w), pixel_area_m2=pixel_m * pixel_m, zone_labels=labels if zone_names else None,
-        zone_names=zone_names, alpha=opts.alpha,
-        min_area_px=max(1, method.cleanup(pixel_m).min_area_px),
+        zone_names=zone_names, alpha=opts.alpha, min_area_px=min_area_px,
     )  # fmt: skip
     counts: list[ZoneCounts] = []
     block_px = block_px_for(pixel_m)
     dates: list[dt.date] = []
-    try:
-        for i, s in enumerate(kept):
-            scene = data[i]
-            clear = masks[i].clear
-            status, shift, reason = "used", (0.0, 0.0), ""
-            if i != align_i and clear.sum() > 0:
-                try:
-                    al = estimate_shift(
-                        data[align_i, band_t], scene[band_t], masks[align_i].clear, clear
-                    )
-                except NoValidDataError as exc:
-                    status, reason = "misaligned", str(exc)
-                else:
-                    shift = (al.dy, al.dx)
-                    size = math.hypot(al.dy, al.dx)
-                    if not al.ok and size > _MAX_UNTRUSTED_SHIFT_PX:
-                        status, reason = "misaligned", al.reason
-                    elif size >= _MIN_SHIFT_PX:
-                        scene, clear = apply_shift(scene, al.dy, al.dx, valid=clear)
-            if status == "misaligned":
-                clear = np.zeros_like(clear)
-                warnings.append(f"not tested {s.id}: alignment not trusted ({reason})")
-            elif fractions[i] < opts.min_clear:
-                status = "below-min-clear"
-            both = clear & ref.observed
-            if both.sum() >= MIN_FIT_PIXELS:
-                scene = scene - smooth_difference(scene, ref.values, both, block_px)
-            p = ref.compare(
-                scene, clear,
-                lambda r, a, v: _fit_and_score(method, r, a, v, pixel_m, btuple),
-            )  # fmt: skip
-            judged = np.isfinite(p)
-            # New candidates must pass the region-level test; pixels awaiting
-            # confirmation vote with the plain per-pixel decision.
-            with np.errstate(invalid="ignore"):
-                raw = judged & (p < opts.alpha)
-            strong = significant_regions(p, judged, opts.alpha, tracker.min_area_px)
-            decision_in = raw & (strong | tracker.hold)
-            new = tracker.update(
-                s.date, clear, ref.signed_change(scene), p_value=p, decision=decision_in
-            )
-            if status != "below-min-clear" and status != "misaligned":
-                ref = ref.update(scene, clear, s.date, hold=tracker.hold)
-            decision = clean_decision(strong, judged, min_area_px=tracker.min_area_px)
-            dmap = np.where(judged, decision.astype(np.uint8), np.uint8(255))
-            outputs.write_change_map(s.date.isoformat(), dmap, p, grid)
-            counts.append(zone_counts(judged, new, labels, len(zone_names), site_mask))
-            dates.append(s.date)
-            reports.append(SceneReport(s.id, s.date, status, round(fractions[i], 4), shift, reason))
-            done += 1
-            if progress is not None:
-                progress(done, total)
-        events = tracker.finish()
-        rows = timeline_rows(dates, counts, zone_names, pixel_m * pixel_m)
-        outputs.write_events(events, grid)
-        outputs.write_timeline(rows)
-        params = asdict(opts)
-        params["resolution_used"] = pixel_m
-        run_info = {
-            "software": {"name": "sitewatch", "version": __version__},
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "inputs": {"site": str(site_path), "imagery": str(imagery)},
-            "input_sha256": _input_files(site_path, kept),
-            "site": site.name,
-            "parameters": params,
-            "grid": {
-                "crs": sgrid.crs,
-                "transform": list(sgrid.transform)[:6],
-                "width": w,
-                "height": h,
-            },  # fmt: skip
-            "bands": bands,
-            "scenes": [
-                {**asdict(r), "date": r.date.isoformat(), "shift_px": list(r.shift_px)}
-                for r in sorted(reports, key=lambda r: r.date)
-            ],
-            "warnings": warnings,
-            "n_events": len(events),
-        }
-        outputs.write_json("run.json", run_info)
-        written = outputs.commit()
-    except BaseException:
-        outputs.abort()
-        raise
-    return RunResult(
-        Path(out_dir), site, sgrid, btuple, events, rows,
-        sorted(reports, key=lambda r: r.date), written, warnings, time.perf_counter() - t0,
-    )  # fmt: skip
+    clear_used = np.zeros((m, h, w), bool)
+    for i, s in enumerate(kept):
+        scene = data[i]
+        clear = masks[i].clear
+        status, shift, reason = "used", (0.0, 0.0), ""
+        residual: float | None = None
+        if i != align_i and clear.sum() > 0:
+            try:
+                al = estimate_shift(
+                    data[align_i, band_t], scene[band_t], masks[align_i].clear, clear
+                )
+            except NoValidDataError as exc:
+                status, reason = "misaligned", str(exc)
+            else:
+                shift = (al.dy, al.dx)
+                residual = al.residual_px
+                size = math.hypot(al.dy, al.dx)
+                if not al.ok and size > _MAX_UNTRUSTED_SHIFT_PX:
+                    status, reason = "misaligned", al.reason
+                elif size >= _MIN_SHIFT_PX:
+                    scene, clear = apply_shift(scene, al.dy, al.dx, valid=clear)
+        if status == "misaligned":
+            clear = np.zeros_like(clear)
+            warnings.append(f"not tested {s.id}: alignment not trusted ({reason})")
+        elif fractions[i] < opts.min_clear:
+            status = "below-min-clear"
+        both = clear & ref.observed
+        if both.sum() >= MIN_FIT_PIXELS:
+            scene = scene - smooth_difference(scene, ref.values, both, block_px)
+        p = ref.compare(
+            scene, clear,
+            lambda r, a, v: _fit_and_score(method, r, a, v, pixel_m, btuple),
+        )  # fmt: skip
+        judged = np.isfinite(p)
+        # New candidates must pass the region-level test; pixels awaiting
+        # confirmation vote with the plain per-pixel decision.
+        with np.errstate(invalid="ignore"):
+            raw = judged & (p < opts.alpha)
+        strong = significant_regions(p, judged, opts.alpha, tracker.min_area_px)
+        decision_in = raw & (strong | tracker.hold)
+        new = tracker.update(
+            s.date, clear, ref.signed_change(scene), p_value=p, decision=decision_in
+        )
+        if status != "below-min-clear" and status != "misaligned":
+            ref = ref.update(scene, clear, s.date, hold=tracker.hold)
+        decision = clean_decision(strong, judged, min_area_px=tracker.min_area_px)
+        dmap = np.where(judged, decision.astype(np.uint8), np.uint8(255))
+        outputs.write_change_map(s.date.isoformat(), dmap, p, grid)
+        counts.append(zone_counts(judged, new, labels, len(zone_names), site_mask))
+        dates.append(s.date)
+        reports.append(
+            SceneReport(s.id, s.date, status, round(fractions[i], 4), shift, reason, "optical",
+                        residual)
+        )  # fmt: skip
+        clear_used[i] = clear
+        if i != align_i:  # the alignment target must stay as read
+            data[i] = scene
+        tick()
+    events = tracker.finish()
+    rows = timeline_rows(dates, counts, zone_names, pixel_m * pixel_m)
+    series = AlignedSeries(tuple(s.date for s in kept), tuple(s.id for s in kept), btuple,
+                           data, clear_used)  # fmt: skip
+    return _OpticalSeries(events, rows, reports, warnings, series)

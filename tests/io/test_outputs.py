@@ -41,6 +41,7 @@ def test_event_features_in_lonlat() -> None:
     assert p == {
         "event_id": "e0001", "first_seen": "2020-03-01", "last_unchanged": "2020-02-20",
         "zone": "pad", "kind": "appeared", "area_m2": 108.0, "score": 0.9, "p_value": 1e-6,
+        "sensors": ["optical"],
     }  # fmt: skip
     ring = np.asarray(f["geometry"]["coordinates"][0])
     assert (np.abs(ring[:, 0] - 124.7) < 0.1).all() and (np.abs(ring[:, 1] - 39.66) < 0.1).all()
@@ -66,7 +67,7 @@ def test_folder_commits_together_and_refuses_a_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "change", "events.geojson", "run.json", "timeline.csv",
     ]  # fmt: skip
-    assert (out / "timeline.csv").read_text().splitlines()[1] == "2020-03-01,_site,1,0.1,9,0.1,"
+    assert (out / "timeline.csv").read_text().splitlines()[1] == "2020-03-01,_site,1,0.1,9,0.1,,optical"
     assert json.loads((out / "events.geojson").read_text())["features"][0]["properties"]["zone"]
     with rasterio.open(out / "change" / "2020-03-01.tif") as ds:
         assert ds.count == 2 and ds.nodata == 255

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_folder_holds_images_site_truth_and_parameters(written: Path) -> None:
     params = json.loads((written / "scenario.json").read_text())
     assert params["seed"] == 7 and params["scenario"] == "sohae-2019"
-    images = sorted((written / "images").glob("*.tif"))
+    images = sorted(p for p in (written / "images").glob("*.tif") if "_s1" not in p.stem)
     assert [p.stem for p in images] == params["dates"]
     assert sorted(p.name for p in (written / "truth" / "clouds").glob("*.tif")) == [
         p.name for p in images
@@ -44,6 +45,26 @@ def test_folder_holds_images_site_truth_and_parameters(written: Path) -> None:
     assert crs.count(4326) == 1 and crs.count(32651) == len(images) - 1
     truth = json.loads((written / "truth" / "events.geojson").read_text())
     assert truth["type"] == "FeatureCollection" and truth["features"]
+
+
+def test_radar_series_every_12_days_with_its_truth(written: Path) -> None:
+    radar = sorted((written / "images").glob("*_s1.tif"))
+    days = [dt.date.fromisoformat(p.stem[:10]) for p in radar]
+    assert len(days) > 20 and {(b - a).days for a, b in zip(days, days[1:])} == {12}
+    with rasterio.open(radar[0]) as ds:
+        assert ds.descriptions == ("vv", "vh") and ds.dtypes == ("float32",) * 2
+        assert (ds.read() > 0).all()
+    sar = json.loads((written / "truth" / "events_sar.geojson").read_text())
+    assert all(f["properties"]["first_seen"] in {d.isoformat() for d in days}
+               for f in sar["features"])  # fmt: skip
+    structures = [f for f in sar["features"] if f["properties"]["kind"] != "transient"]
+    assert any(f["properties"]["sar_visible"] for f in structures)
+    both = json.loads((written / "truth" / "events_all.geojson").read_text())
+    optical = json.loads((written / "truth" / "events.geojson").read_text())
+    first = {f["properties"]["event_id"]: f["properties"]["first_seen"] for f in optical["features"]}
+    for f in both["features"]:
+        p = f["properties"]
+        assert p["event_id"] not in first or p["first_seen"] <= first[p["event_id"]]
 
 
 def test_site_file_loads_as_a_launch_site(written: Path) -> None:
@@ -80,7 +101,7 @@ def test_non_empty_folder_needs_overwrite(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="overwrite"):
         write_scenario(s, out)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
-    files = write_scenario(s, out, overwrite=True)
+    files = write_scenario(s, out, overwrite=True, sar=False)
     assert len(files.images) == 2 and (out / "notes.txt").exists()
     with pytest.raises(OutputError, match="is a file"):
         write_scenario(s, out / "notes.txt")
@@ -89,7 +110,8 @@ def test_non_empty_folder_needs_overwrite(tmp_path: Path) -> None:
 def test_cli_simulate_writes_the_folder(tmp_path: Path) -> None:
     out = tmp_path / "q"
     result = runner.invoke(
-        cli.app, ["simulate", "quiet", "--out", str(out), "--size", "64", "--seed", "3"]
+        cli.app,
+        ["simulate", "quiet", "--out", str(out), "--size", "64", "--seed", "3", "--no-sar"],
     )
     assert result.exit_code == 0, result.output
     assert "images" in result.output and str(out) in result.output

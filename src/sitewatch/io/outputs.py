@@ -56,7 +56,7 @@ __all__ = [
 
 TIMELINE_COLUMNS = (
     "date", "zone", "clear_fraction", "changed_fraction", "changed_area_m2",
-    "activity_index", "anomaly_z",
+    "activity_index", "anomaly_z", "sensor",
 )  # fmt: skip
 #: files whose presence says a folder already holds a run
 RUN_MARKERS = ("run.json", "events.geojson", "timeline.csv")
@@ -113,6 +113,7 @@ def event_features(events: Sequence[Event], grid: Grid) -> list[dict[str, Any]]:
             "area_m2": round(float(e.area_m2), 1),
             "score": _json_float(e.score, 4),
             "p_value": float(e.p_value) if math.isfinite(e.p_value) else None,
+            "sensors": list(e.sensors),
         }
         feats.append({"type": "Feature", "properties": props, "geometry": mapping(ll)})
     return feats
@@ -217,6 +218,7 @@ class OutputFolder:
                     r.clear_fraction, r.changed_fraction, r.changed_area_m2,
                     r.activity_index, r.anomaly_z,
                 )),
+                r.sensor,
             ])  # fmt: skip
         self.reserve("timeline.csv").write_text(buf.getvalue())
 

@@ -11,7 +11,7 @@ onset. An event never seen is left out of the features and listed under
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,15 @@ from .layout import to_lonlat
 from .render import CLEAR, footprint_mask, scene_masks
 from .scenarios import Scenario, SimEvent
 
-__all__ = ["CLEAR_SHARE", "TruthEvent", "clear_shares", "truth_events", "truth_geojson"]
+__all__ = [
+    "CLEAR_SHARE",
+    "SAR_VISIBLE_DB",
+    "TruthEvent",
+    "clear_shares",
+    "sar_truth_events",
+    "truth_events",
+    "truth_geojson",
+]
 
 CLEAR_SHARE = 0.5
 
@@ -84,12 +92,17 @@ def truth_events(scenario: Scenario, masks: Sequence[np.ndarray] | None = None) 
     return out
 
 
-def truth_geojson(scenario: Scenario, events: Sequence[TruthEvent] | None = None) -> dict[str, Any]:
+def truth_geojson(
+    scenario: Scenario,
+    events: Sequence[TruthEvent] | None = None,
+    sar_visible: Mapping[str, bool] | None = None,
+) -> dict[str, Any]:
     """The truth as an RFC 7946 FeatureCollection in the format of ``events.geojson``.
 
     Features carry ``event_id, first_seen, last_unchanged, zone, kind, area_m2,
     score`` (1) and ``p_value`` (0) like detected events, plus ``onset``, ``end``
-    (transients) and ``label``.
+    (transients) and ``label``; with ``sar_visible`` (by event id) also whether
+    radar can see the event.
     """
     events = truth_events(scenario) if events is None else events
     features = []
@@ -111,6 +124,8 @@ def truth_geojson(scenario: Scenario, events: Sequence[TruthEvent] | None = None
             "end": e.end.isoformat() if e.end else None,
             "label": e.label,
         }
+        if sar_visible is not None:
+            props["sar_visible"] = bool(sar_visible.get(e.event_id, False))
         # RFC 7946: exterior rings counter-clockwise.
         geom = mapping(shapely.orient_polygons(to_lonlat(e.geometry)))
         features.append({"type": "Feature", "properties": props, "geometry": _lists(geom)})
@@ -140,3 +155,28 @@ def _lists(obj: Any) -> Any:
     if isinstance(obj, float):
         return round(obj, 7)
     return obj
+
+
+#: mean backscatter change (dB) over an event's footprint from which radar can see it
+SAR_VISIBLE_DB = 3.0
+
+
+def sar_truth_events(
+    scenario: Scenario,
+    dates: Sequence[dt.date],
+    change_db: Callable[[SimEvent, dt.date], float],
+) -> list[tuple[TruthEvent, bool]]:
+    """Every event as a radar series on ``dates`` sees it (no clouds: every date is clear).
+
+    ``change_db(event, date)`` is the mean absolute backscatter change in dB over the
+    footprint between the day before the onset and ``date``; an event is radar-visible
+    when it reaches :data:`SAR_VISIBLE_DB` on its ``first_seen`` date.
+    """
+    out = []
+    for e in scenario.events:
+        after = [d for d in dates if e.active(d)]
+        before = [d for d in dates if d < e.onset]
+        t = TruthEvent(e, after[0] if after else None, before[-1] if before else None)
+        visible = t.first_seen is not None and change_db(e, t.first_seen) >= SAR_VISIBLE_DB
+        out.append((t, visible))
+    return out

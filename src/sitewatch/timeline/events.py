@@ -110,10 +110,10 @@ class _Part:
         conf = conf[np.isfinite(conf)]
         if conf.size == 0 or not math.isfinite(self.p_det):
             return self.p_det
-        return _fisher2(self.p_det, float(np.median(conf)))
+        return fisher2(self.p_det, float(np.median(conf)))
 
 
-def _fisher2(p1: float, p2: float) -> float:
+def fisher2(p1: float, p2: float) -> float:
     """Fisher's combination of two independent p-values (chi-square, 4 dof, closed form)."""
     prod = max(p1 * p2, 1e-300)
     return float(min(1.0, prod * (1.0 - math.log(prod))))

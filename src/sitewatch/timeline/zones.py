@@ -28,7 +28,7 @@ import numpy as np
 
 from ..change.stats import MAD_TO_SIGMA
 from ..errors import InputError
-from ..models import ZoneTimelineRow
+from ..models import SensorKind, ZoneTimelineRow
 from .reference import check_dates, check_zones
 
 __all__ = ["SITE_ZONE", "ZoneCounts", "robust_z", "timeline_rows", "zone_counts", "zone_timeline"]
@@ -116,8 +116,13 @@ def timeline_rows(
     min_clear_fraction: float = 0.2,
     min_history: int = 3,
     mad_floor: float = 0.005,
+    sensor: SensorKind = "optical",
 ) -> list[ZoneTimelineRow]:
-    """Timeline rows from per-date :func:`zone_counts` (date-major, ``_site`` first)."""
+    """Timeline rows from per-date :func:`zone_counts` (date-major, ``_site`` first).
+
+    ``sensor`` labels the rows; series of different sensors get separate rows
+    and separate baselines (their sensitivities differ).
+    """
     ds = check_dates(dates)
     names = (SITE_ZONE, *zone_names)
     if len(counts) != len(ds):
@@ -158,6 +163,7 @@ def timeline_rows(
                     changed_area_m2=float(chg[i, j] * pixel_area_m2),
                     activity_index=float(activity[i, j]),
                     anomaly_z=float(z[i, j]),
+                    sensor=sensor,
                 )
             )
     return rows
