@@ -40,7 +40,7 @@ SIZE = 128
 EVENT_KEYS = {
     "event_id": str, "first_seen": str, "last_unchanged": (str, type(None)),
     "zone": (str, type(None)), "kind": str, "area_m2": float, "score": float, "p_value": float,
-    "sensors": list,
+    "sensors": list, "confirmed": bool, "confirmed_on": (str, type(None)), "growth": list,
 }  # fmt: skip
 
 

@@ -147,12 +147,13 @@ def demo(
         "demo-output"
     ),
     seed: Annotated[int, typer.Option(help="Random seed of the simulated scene.")] = 7,
+    size: Annotated[int, typer.Option(help="Scene side in pixels (3 m each).")] = 256,
 ) -> None:
-    """Simulate a small site with known changes, detect them, and score against the truth."""
+    """Simulate the Sohae launch station (2018-19), run it, assess it, write the report."""
     from .demo import run_demo
 
     with _progress("demo") as update:
-        summary = run_demo(out_dir, seed=seed, progress=update)  # type: ignore[arg-type]
+        summary = run_demo(out_dir, seed=seed, size=size, progress=update)  # type: ignore[arg-type]
     for line in summary.lines():
         out.print(line)
 

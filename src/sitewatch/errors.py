@@ -54,6 +54,10 @@ class CatalogError(SitewatchError, ValueError):
     """An imagery source yields no usable scenes: no dated images, not STAC, API unreachable."""
 
 
+class ProfileError(SitewatchError, ValueError):
+    """An indicator profile is invalid: bad YAML, unknown key, signal or zone, wrong type."""
+
+
 __all__ = [
     "BandMismatchError",
     "CatalogError",
@@ -63,6 +67,7 @@ __all__ = [
     "NoOverlapError",
     "NoValidDataError",
     "OutputError",
+    "ProfileError",
     "RasterReadError",
     "SitewatchError",
     "UnknownMethodError",

@@ -41,7 +41,8 @@ def test_event_features_in_lonlat() -> None:
     assert p == {
         "event_id": "e0001", "first_seen": "2020-03-01", "last_unchanged": "2020-02-20",
         "zone": "pad", "kind": "appeared", "area_m2": 108.0, "score": 0.9, "p_value": 1e-6,
-        "sensors": ["optical"],
+        "sensors": ["optical"], "confirmed": True, "confirmed_on": "2020-03-01",
+        "growth": [{"date": "2020-03-01", "area_m2": 108.0}],
     }  # fmt: skip
     ring = np.asarray(f["geometry"]["coordinates"][0])
     assert (np.abs(ring[:, 0] - 124.7) < 0.1).all() and (np.abs(ring[:, 1] - 39.66) < 0.1).all()

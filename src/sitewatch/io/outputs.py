@@ -114,6 +114,12 @@ def event_features(events: Sequence[Event], grid: Grid) -> list[dict[str, Any]]:
             "score": _json_float(e.score, 4),
             "p_value": float(e.p_value) if math.isfinite(e.p_value) else None,
             "sensors": list(e.sensors),
+            "confirmed": e.confirmed,
+            "confirmed_on": e.confirmed_on.isoformat() if e.confirmed_on else None,
+            "growth": [
+                {"date": g.date.isoformat(), "area_m2": round(float(g.area_m2), 1)}
+                for g in e.growth
+            ],
         }
         feats.append({"type": "Feature", "properties": props, "geometry": mapping(ll)})
     return feats
