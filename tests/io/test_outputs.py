@@ -68,7 +68,8 @@ def test_folder_commits_together_and_refuses_a_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "change", "events.geojson", "run.json", "timeline.csv",
     ]  # fmt: skip
-    assert (out / "timeline.csv").read_text().splitlines()[1] == "2020-03-01,_site,1,0.1,9,0.1,,optical"
+    row = (out / "timeline.csv").read_text().splitlines()[1]
+    assert row == "2020-03-01,_site,1,0.1,9,0.1,,optical"
     assert json.loads((out / "events.geojson").read_text())["features"][0]["properties"]["zone"]
     with rasterio.open(out / "change" / "2020-03-01.tif") as ds:
         assert ds.count == 2 and ds.nodata == 255

@@ -61,7 +61,8 @@ def test_radar_series_every_12_days_with_its_truth(written: Path) -> None:
     assert any(f["properties"]["sar_visible"] for f in structures)
     both = json.loads((written / "truth" / "events_all.geojson").read_text())
     optical = json.loads((written / "truth" / "events.geojson").read_text())
-    first = {f["properties"]["event_id"]: f["properties"]["first_seen"] for f in optical["features"]}
+    first = {f["properties"]["event_id"]: f["properties"]["first_seen"]
+             for f in optical["features"]}  # fmt: skip
     for f in both["features"]:
         p = f["properties"]
         assert p["event_id"] not in first or p["first_seen"] <= first[p["event_id"]]
