@@ -224,9 +224,18 @@ def run(
     sar_scale: Annotated[
         str, typer.Option("--sar-scale", help="Radar values: auto, intensity, amplitude or db.")
     ] = "auto",
+    profile: Annotated[
+        str | None,
+        typer.Option(help="Indicator profile: launch_site, construction, generic or a YAML path "
+                     "(default: the site's)."),
+    ] = None,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Skip the assessment and report.html.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
-    """Run the whole pipeline on a site: events, zone timeline, change maps."""
+    """Run the whole pipeline on a site: events, zone timeline, change maps, assessment, report."""
+    from .evidence import assess_and_report
     from .pipeline import RunOptions, run_site
 
     options = RunOptions(
@@ -235,6 +244,7 @@ def run(
     )  # fmt: skip
     with _progress("run", enabled=not quiet) as update:
         result = run_site(site, imagery, out_dir, options, progress=update)  # type: ignore[arg-type]
+    evidence = None if no_report else assess_and_report(result, profile)
     for w in result.warnings:
         err.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
     if quiet:
@@ -251,6 +261,12 @@ def run(
     for name in ("events.geojson", "timeline.csv", "run.json"):
         out.print(f"  {name}", highlight=False, markup=False)
     out.print("  change/<date>.tif", highlight=False, markup=False)
+    if evidence is not None:
+        a = evidence.assessment
+        for name in sorted(evidence.files):
+            out.print(f"  {name}", highlight=False, markup=False)
+        out.print(f"Status as of {a.as_of.isoformat()}: {a.status} (score {a.score:.2f})",
+                  highlight=False, markup=False)  # fmt: skip
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
