@@ -61,7 +61,7 @@ from .io.outputs import OutputFolder, sha256_file
 from .io.raster import Grid
 from .io.scenes import common_bands, finest_pixel_m, grid_of, read_scene, site_rasters
 from .models import Event, Scene, SensorKind, Site, SiteGrid, ZoneTimelineRow
-from .pipeline_sar import SarScale, run_sar_series, sar_bands
+from .pipeline_sar import RadarImages, SarScale, run_sar_series, sar_bands
 from .preprocess.align import apply_shift, estimate_shift, pick_texture_band
 from .preprocess.background import block_px_for, smooth_difference
 from .preprocess.masks import (
@@ -117,7 +117,7 @@ class RunOptions:
     enl
         Equivalent number of looks of the radar scenes; None: estimated.
     sar_scale
-        How radar values are stored: ``auto`` (dB when any value is <= 0, else
+        How radar values are stored: ``auto`` (dB when any value is negative, else
         linear intensity), ``intensity``, ``amplitude`` or ``db``.
     """
 
@@ -199,6 +199,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     series: AlignedSeries | None = None
+    radar: RadarImages | None = None
 
     def events_by(self) -> dict[tuple[str, str], int]:
         """Event counts per (zone or ``-``, kind)."""
@@ -417,7 +418,7 @@ def run_site(
         raise
     return RunResult(
         Path(out_dir), site, sgrid, tuple(bands), events, rows, reports, written, warnings,
-        time.perf_counter() - t0, opt.series if opt else None,
+        time.perf_counter() - t0, opt.series if opt else None, sar.images if sar else None,
     )  # fmt: skip
 
 

@@ -33,13 +33,27 @@ from .timeline.events import EventTracker
 from .timeline.sar_series import SarReference
 from .timeline.zones import timeline_rows, zone_counts
 
-__all__ = ["SarScale", "SarSeries", "run_sar_series", "sar_bands", "sar_scale_of"]
+__all__ = ["RadarImages", "SarScale", "SarSeries", "run_sar_series", "sar_bands", "sar_scale_of"]
 
 SarScale = Literal["auto", "intensity", "amplitude", "db"]
 #: polarisations in the order they are stacked
 _POL_ORDER = ("vv", "vh", "hh", "hv")
 #: valid pixels the ENL estimate needs per date pooled
 _ENL_DATES = 6
+
+
+@dataclass(frozen=True)
+class RadarImages:
+    """The radar series as tested, for evidence: ``(dates, bands, h, w)`` linear intensity.
+
+    ``valid`` marks the pixels observed at each date.
+    """
+
+    dates: tuple[dt.date, ...]
+    scene_ids: tuple[str, ...]
+    bands: tuple[str, ...]
+    data: np.ndarray
+    valid: np.ndarray
 
 
 @dataclass
@@ -52,6 +66,7 @@ class SarSeries:
     reports: list[tuple[Scene, str, str]]  # scene, status, reason
     enl: tuple[float, ...] = ()
     warnings: list[str] = field(default_factory=list)
+    images: RadarImages | None = None
 
 
 def sar_bands(scenes: list[Scene]) -> list[str]:
@@ -69,7 +84,7 @@ def sar_bands(scenes: list[Scene]) -> list[str]:
 
 
 def sar_scale_of(data: np.ndarray, valid: np.ndarray, declared: SarScale, name: str) -> str:
-    """The scale of one radar scene's values: ``db`` when any valid value is <= 0.
+    """The scale of one radar scene's values: ``db`` when any valid value is negative.
 
     Raises
     ------
@@ -78,12 +93,13 @@ def sar_scale_of(data: np.ndarray, valid: np.ndarray, declared: SarScale, name: 
         out of any plausible backscatter range.
     """
     v = data[:, valid]
-    looks_db = bool(v.size) and bool((v <= 0).any())
+    # zeros alone are more likely undeclared nodata in linear data: to_intensity refuses them
+    looks_db = bool(v.size) and bool((v < 0).any())
     if declared == "auto":
         return "db" if looks_db else "intensity"
     if declared in ("intensity", "amplitude") and looks_db:
         raise InputError(
-            f"{name}: declared {declared} but {int((v <= 0).sum())} valid value(s) are <= 0 "
+            f"{name}: declared {declared} but {int((v < 0).sum())} valid value(s) are negative "
             f"(smallest {float(v.min()):g}), as decibels are; pass --sar-scale db or auto"
         )
     return declared
@@ -172,5 +188,9 @@ def run_sar_series(
         warnings.append(f"one radar date ({kept[0][0].id}): timeline only, nothing to compare")
     events = [dataclasses.replace(e, sensors=("sar",)) for e in tracker.finish()]
     rows = timeline_rows(dates, counts, zone_names, px_area, sensor="sar")
-    return SarSeries(events, rows, dates, reports, enls, warnings)
+    images = RadarImages(
+        tuple(dates), tuple(s.id for s, _, _ in kept), tuple(bands),
+        np.stack([x for _, x, _ in kept]), np.stack([v for _, _, v in kept]),
+    )  # fmt: skip
+    return SarSeries(events, rows, dates, reports, enls, warnings, images)
 
