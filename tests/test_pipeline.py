@@ -364,3 +364,17 @@ def test_db_radar_declared_linear_is_refused(mixed, tmp_path: Path) -> None:
         run_site(base / "site.geojson", folder, tmp_path / "o", RunOptions(sar_scale="intensity"))
     out = run_site(base / "site.geojson", folder, tmp_path / "o2")  # auto: read as dB
     assert {r.sensor for r in out.timeline} == {"sar"}
+
+
+def test_fit_blocks_cover_small_grids_and_spread_over_large_ones() -> None:
+    from sitewatch.pipeline import FIT_PIXELS, _fit_blocks
+
+    assert _fit_blocks(np.ones((100, 120), bool)) == [(slice(0, 100), slice(0, 120))]
+    valid = np.ones((700, 700), bool)
+    valid[:, :300] = False  # the west is outside the imagery
+    blocks = _fit_blocks(valid)
+    judged = sum(int(valid[b].sum()) for b in blocks)
+    assert 0.9 * FIT_PIXELS <= judged <= FIT_PIXELS
+    rows = {b[0].start for b in blocks}
+    assert min(rows) < 100 and max(rows) > 500  # spread from north to south
+    assert all(valid[b].mean() >= 0.5 for b in blocks)

@@ -73,6 +73,8 @@ from .preprocess.masks import (
     spectral_cloud_mask,
 )
 from .preprocess.overcast import overcast_mask, with_overcast
+from .preprocess.shadows import shadow_explained, shadow_regions
+from .preprocess.sun import sun_position
 from .sites import load_site, site_grid
 from .timeline.events import EventTracker
 from .timeline.fusion import fuse_events
@@ -85,6 +87,9 @@ Progress = Callable[[int, int], None]
 
 #: fewest judged pixels a date needs for its change method to be fitted
 MIN_FIT_PIXELS = 500
+#: judged pixels a date's test is fitted on at most (in blocks of FIT_BLOCK x FIT_BLOCK)
+FIT_PIXELS = 65_536
+FIT_BLOCK = 64
 #: shifts smaller than this (pixels) are not resampled: interpolation would only blur
 _MIN_SHIFT_PX = 0.1
 #: an untrusted alignment (weak texture) is still applied up to this shift (pixels); the
@@ -259,7 +264,12 @@ def _fit_and_score(
         return p
     before = np.nan_to_num(ref, nan=0.0).astype(np.float32, copy=False)
     after = np.nan_to_num(scene, nan=0.0).astype(np.float32, copy=False)
-    sample = PairSample([before], [after], [valid], pixel_m, bands)
+    blocks = _fit_blocks(valid)
+    sample = PairSample(
+        [before[(slice(None), *b)] for b in blocks], [after[(slice(None), *b)] for b in blocks],
+        [valid[b] for b in blocks],
+        pixel_m, bands,
+    )  # fmt: skip
     try:
         fitted: FittedChange = method.fit(sample)
     except NoValidDataError:
@@ -267,6 +277,34 @@ def _fit_and_score(
     score = fitted.score(before, after, valid)
     p[valid] = np.asarray(score.p_value, dtype=float)[valid]
     return p
+
+
+def _fit_blocks(valid: np.ndarray) -> list[tuple[slice, slice]]:
+    """Blocks of the grid to fit a date's test on: all of it up to :data:`FIT_PIXELS`,
+    else the :data:`FIT_BLOCK`-square blocks with most judged pixels, spread over the site.
+
+    The fit's statistics need tens of thousands of pixels, not the whole site, so
+    its cost stays flat as sites grow; the test is then applied everywhere.
+    """
+    h, w = valid.shape
+    if h * w <= FIT_PIXELS:
+        return [(slice(0, h), slice(0, w))]
+    b = FIT_BLOCK
+    blocks = [
+        (slice(r, min(r + b, h)), slice(c, min(c + b, w)))
+        for r in range(0, h, b) for c in range(0, w, b)
+    ]  # fmt: skip
+    counts = np.array([int(valid[sl].sum()) for sl in blocks])
+    # mostly judged blocks, every k-th in row-major order so they spread over the site
+    dense = [i for i in np.argsort(-counts, kind="stable") if counts[i] >= b * b // 2]
+    dense.sort()
+    need = -(-FIT_PIXELS // (b * b))
+    if len(dense) < need:
+        return [blocks[i] for i in np.argsort(-counts, kind="stable") if counts[i] > 0][
+            : max(need, 1)
+        ]
+    step = len(dense) / need
+    return [blocks[dense[int(k * step)]] for k in range(need)]
 
 
 def _input_files(site_path: Path, scenes: list[Scene]) -> dict[str, str]:
@@ -529,6 +567,7 @@ def _optical_series(
     block_px = block_px_for(pixel_m)
     dates: list[dt.date] = []
     clear_used = np.zeros((m, h, w), bool)
+    lon, lat = site.centroid
     for i, s in enumerate(kept):
         scene = data[i]
         clear = masks[i].clear
@@ -567,6 +606,12 @@ def _optical_series(
         with np.errstate(invalid="ignore"):
             raw = judged & (p < opts.alpha)
         strong = significant_regions(p, judged, opts.alpha, tracker.min_area_px)
+        if strong.any():
+            _, azimuth = sun_position(s.datetime, lat, lon)
+            explained, changed = shadow_explained(
+                ref.values, scene, clear & ref.observed, azimuth, pixel_m
+            )
+            strong &= ~shadow_regions(strong, explained, changed)
         decision_in = raw & (strong | tracker.hold)
         new = tracker.update(
             s.date, clear, ref.signed_change(scene), p_value=p, decision=decision_in

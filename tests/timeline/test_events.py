@@ -123,6 +123,16 @@ def test_growth_next_to_a_cloudy_unconfirmed_part_joins_it() -> None:
     assert len(ev.growth) == 2 and ev.area_m2 == 100 * AREA
 
 
+def test_a_change_beside_an_event_that_stopped_growing_is_a_new_event() -> None:
+    # the first structure appears at 2 and stays; nothing grows at 3; its neighbour at 4
+    s = Series().add((slice(5, 15), slice(5, 10)), range(2, 9))
+    s.add((slice(5, 15), slice(10, 15)), range(4, 9))
+    ev = s.run().events
+    assert [(e.first_seen, e.last_unchanged) for e in ev] == [
+        (DATES[2], DATES[1]), (DATES[4], DATES[3])
+    ]
+
+
 def test_demolition_of_a_confirmed_building_is_a_new_event() -> None:
     s = Series().add(BUILDING, range(2, 6))  # built at 2, gone from 6 on
     ev = s.run().events

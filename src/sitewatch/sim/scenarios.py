@@ -26,6 +26,7 @@ from shapely.geometry import Polygon
 
 from ..errors import InputError
 from ..models import AreaGeometry, ContextEvent
+from ..preprocess.sun import sun_position as solar_position
 from .layout import (
     DEFAULT_PIXEL_M,
     DEFAULT_SIZE,
@@ -297,15 +298,7 @@ def _dates(rng: np.random.Generator) -> list[dt.date]:
 
 def sun_position(date: dt.date, lat: float = SITE_LONLAT[1]) -> tuple[float, float]:
     """(elevation, azimuth) in degrees at 10:30 local solar time, Sentinel-2's overpass."""
-    doy = date.timetuple().tm_yday
-    decl = math.radians(-23.44) * math.cos(2 * math.pi * (doy + 10) / 365.0)
-    phi = math.radians(lat)
-    hour = math.radians(-22.5)  # 1.5 h before noon
-    sin_el = math.sin(phi) * math.sin(decl) + math.cos(phi) * math.cos(decl) * math.cos(hour)
-    el = math.asin(sin_el)
-    cos_az = (math.sin(decl) - math.sin(el) * math.sin(phi)) / (math.cos(el) * math.cos(phi))
-    az = math.degrees(math.acos(max(-1.0, min(1.0, cos_az))))  # morning: east of south
-    return math.degrees(el), az
+    return solar_position(date, lat)
 
 
 def _acquisitions(

@@ -26,7 +26,8 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
   2/3 vote -, ``modified`` otherwise.  Reverted changes are ``transient``.
 * **Growth.**  A candidate that overlaps or touches (within ``join_buffer_px``,
   8-connected) the live footprint of an event (pending or persistent parts)
-  joins it, unless at least half of the candidate lies inside that footprint
+  that was still growing (detected or grown at the candidate's last clear look
+  before this date, its ``last_unchanged``) joins it, unless at least half of the candidate lies inside that footprint
   already: that is a new change of the same place (e.g. a demolition) and
   starts a new event.  A candidate touching several events merges them.
   ``growth`` lists, for every date at which the event was detected or grew,
@@ -344,10 +345,16 @@ class EventTracker:
             sub = labels[r0:r1, c0:c1] == i
             near = ndi.binary_dilation(sub, structure=struct) if b > 0 else sub
             live = self._live[r0:r1, c0:c1]
-            owners = np.unique(live[near & (live >= 0)]).tolist()
-            inside = float((live[sub] >= 0).mean())
             rr, cc = np.nonzero(sub)
             pixels = np.sort((rr + r0) * w + (cc + c0)).astype(np.int64)
+            # Growth is continuous: an event that did not grow at the candidate's last
+            # clear look before now has stopped, and what starts beside it is new.
+            last = np.sort(self._last_clear.ravel()[pixels])[pixels.size // 2]
+            owners = [
+                k for k in np.unique(live[near & (live >= 0)]).tolist()
+                if max(self._parts[q].t for q in self._tracks[k]) >= last
+            ]  # fmt: skip
+            inside = float((live[sub] >= 0).mean())
             track = owners[0] if owners and inside < 0.5 else self._new_track()
             if owners and inside < 0.5:
                 for other in owners[1:]:

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from sitewatch.preprocess.shadows import shadow_explained, shadow_regions
+
+SOIL = np.array([1100.0, 1400.0, 1700.0, 2300.0])
+DEPTH = np.array([0.45, 0.55, 0.6, 0.65])
+
+
+def _scene(shadow_rows: slice, extra: np.ndarray | None = None) -> np.ndarray:
+    img = np.broadcast_to(SOIL[:, None, None], (4, 40, 40)).copy()
+    img[:, 10:14, 18:22] = 2600.0  # a tall structure
+    # sun in the south-east (azimuth 135): shadows fall to the north-west
+    for k, r in enumerate(range(shadow_rows.start, shadow_rows.stop, -1)):
+        img[:, r, 14 - k - 2 : 18 - k] *= (1 - DEPTH)[:, None]
+    if extra is not None:
+        img[:, extra] = np.array([650.0, 700.0, 750.0, 850.0])[:, None]
+    return img
+
+
+def test_a_lengthening_shadow_is_explained_a_new_dark_patch_is_not() -> None:
+    before = _scene(slice(9, 5, -1))
+    patch = np.zeros((40, 40), bool)
+    patch[30:36, 30:36] = True  # asphalt laid far from any shadow
+    after = _scene(slice(9, 2, -1), extra=patch)
+    valid = np.ones((40, 40), bool)
+    explained, changed = shadow_explained(before, after, valid, 135.0, 3.0)
+    tip = changed & ~patch
+    assert tip.any() and explained[tip].mean() > 0.9
+    assert changed[patch].all() and not explained[patch].any()
+    cand = tip | patch
+    dropped = shadow_regions(cand, explained, changed)
+    assert dropped[tip].all() and not dropped[patch].any()
+
+
+@pytest.mark.parametrize("azimuth", [315.0])
+def test_wrong_sun_side_explains_nothing(azimuth: float) -> None:
+    before = _scene(slice(9, 5, -1))
+    after = _scene(slice(9, 2, -1))
+    explained, changed = shadow_explained(before, after, np.ones((40, 40), bool), azimuth, 3.0)
+    assert changed.any() and explained[changed].mean() < 0.2
+
+
+def test_nothing_valid_gives_empty_masks() -> None:
+    img = _scene(slice(9, 5, -1))
+    e, c = shadow_explained(img, img, np.zeros((40, 40), bool), 135.0, 3.0)
+    assert not e.any() and not c.any()
