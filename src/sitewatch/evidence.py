@@ -2,7 +2,8 @@
 
 :func:`assess_and_report` evaluates the site's indicator profile on a
 :class:`~sitewatch.pipeline.RunResult` (``assessment.json``, ``status.csv``) and
-renders ``report.html`` with its evidence chips.  Each file is written
+renders ``report.html`` with its evidence chips, optical and radar
+(:func:`report_inputs`).  Each file is written
 atomically; the run's own outputs are already committed by then.
 """
 
@@ -17,9 +18,9 @@ from .io.assessment import write_assessment
 from .io.report_io import write_report
 from .models import Assessment
 from .pipeline import RunResult
-from .report import ImageSeries, ReportInputs, SceneRecord, render_report
+from .report import ImageSeries, RadarSeries, ReportInputs, SceneRecord, render_report
 
-__all__ = ["Evidence", "assess_and_report"]
+__all__ = ["Evidence", "assess_and_report", "report_inputs"]
 
 
 @dataclass(frozen=True)
@@ -48,16 +49,30 @@ def assess_and_report(
         raise InputError(f"run in {result.out_dir}: no scene was used; nothing to assess")
     assessment = evaluate(prof, result.site, result.events, result.timeline, dates)
     files = dict(write_assessment(result.out_dir, assessment))
-    series = result.series
-    if report and series is not None:
-        inputs = ReportInputs(
-            result.site, result.grid, assessment, tuple(result.events), tuple(result.timeline),
-            tuple(
-                SceneRecord(r.date, r.id, r.clear_fraction, r.shift_px, r.residual_px, r.status)
-                for r in result.scenes if r.sensor == "optical"
-            ),
-            ImageSeries(series.dates, series.bands, series.data, valid=series.clear),
-        )  # fmt: skip
-        written = write_report(result.out_dir, render_report(inputs))
+    if report and (result.series is not None or result.radar is not None):
+        written = write_report(result.out_dir, render_report(report_inputs(result, assessment)))
         files["report.html"] = written.html
     return Evidence(assessment, files)
+
+
+def report_inputs(result: RunResult, assessment: Assessment) -> ReportInputs:
+    """What the report draws of ``result``: its optical and radar series, every scene of the run.
+
+    Raises
+    ------
+    InputError
+        The run kept neither an optical nor a radar series.
+    """
+    series, radar = result.series, result.radar
+    return ReportInputs(
+        result.site, result.grid, assessment, tuple(result.events), tuple(result.timeline),
+        tuple(
+            SceneRecord(r.date, r.id, r.clear_fraction, r.shift_px, r.residual_px, r.status,
+                        r.sensor)
+            for r in result.scenes
+        ),
+        None if series is None
+        else ImageSeries(series.dates, series.bands, series.data, valid=series.clear),
+        None if radar is None
+        else RadarSeries(radar.dates, radar.bands, radar.data, radar.valid, radar.scene_ids),
+    )  # fmt: skip

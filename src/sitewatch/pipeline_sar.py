@@ -84,25 +84,31 @@ def sar_bands(scenes: list[Scene]) -> list[str]:
 
 
 def sar_scale_of(data: np.ndarray, valid: np.ndarray, declared: SarScale, name: str) -> str:
-    """The scale of one radar scene's values: ``db`` when any valid value is negative.
+    """The scale of one radar scene's values: ``db`` when most valid values are negative.
 
     Raises
     ------
     InputError
-        Values declared linear that can only be decibels (negative), or dB values
-        out of any plausible backscatter range.
+        Values declared linear that can only be decibels (mostly negative), or a
+        few negative values among linear ones (undeclared nodata, a broken product).
     """
     v = data[:, valid]
-    # zeros alone are more likely undeclared nodata in linear data: to_intensity refuses them
-    looks_db = bool(v.size) and bool((v < 0).any())
-    if declared == "auto":
-        return "db" if looks_db else "intensity"
-    if declared in ("intensity", "amplitude") and looks_db:
+    n_neg = int((v < 0).sum())
+    looks_db = n_neg > v.size // 2
+    if declared == "db" or (declared == "auto" and looks_db):
+        return "db"
+    if looks_db:
         raise InputError(
-            f"{name}: declared {declared} but {int((v < 0).sum())} valid value(s) are negative "
+            f"{name}: declared {declared} but {n_neg} of {v.size} valid values are negative "
             f"(smallest {float(v.min()):g}), as decibels are; pass --sar-scale db or auto"
         )
-    return declared
+    if n_neg:
+        raise InputError(
+            f"{name}: {n_neg} valid value(s) are negative (smallest {float(v.min()):g}); "
+            "linear intensity must be > 0: mask them as nodata, or pass --sar-scale db if "
+            "the image is in decibels"
+        )
+    return "intensity" if declared == "auto" else declared
 
 
 def run_sar_series(

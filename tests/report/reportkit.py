@@ -20,10 +20,12 @@ from sitewatch.models import (
     Zone,
     ZoneTimelineRow,
 )
-from sitewatch.report import ImageSeries, ReportInputs, SceneRecord
+from sitewatch.report import ImageSeries, RadarSeries, ReportInputs, SceneRecord
 from sitewatch.sites import site_grid
 
 DATES = (dt.date(2019, 2, 1), dt.date(2019, 2, 11), dt.date(2019, 2, 21), dt.date(2019, 3, 3))
+#: radar dates between the optical ones: events first seen on DATES[2] fall between the last two
+RADAR_DATES = (dt.date(2019, 2, 5), dt.date(2019, 2, 17), dt.date(2019, 3, 1))
 BANDS = ("blue", "green", "red", "nir")
 LON, LAT = 124.705, 39.66
 
@@ -52,6 +54,7 @@ def square_event(
     confirmed: bool = True,
     first_seen: dt.date = DATES[2],
     last_unchanged: dt.date | None = DATES[1],
+    sensors: tuple[str, ...] = ("optical",),
 ) -> Event:
     area = size * size * grid.pixel_size**2
     return Event(
@@ -59,7 +62,7 @@ def square_event(
         kind=kind, area_m2=area, score=score, p_value=1e-9, confirmed=confirmed,
         confirmed_on=DATES[3] if confirmed else None, change=1.0,
         growth=(GrowthStep(first_seen, area),), mask=np.ones((size, size), bool),
-        offset=offset, grid_shape=grid.shape,
+        offset=offset, grid_shape=grid.shape, sensors=sensors,
     )  # fmt: skip
 
 
@@ -82,6 +85,26 @@ def series_for(grid: SiteGrid, events: list[Event], seed: int = 0) -> ImageSerie
                 data[t, :, max(r, 0) : r + e.mask.shape[0], max(c, 0) : c + e.mask.shape[1]] += 0.2
     data[0, :, : h // 3, :] = np.nan  # a cloud over the first date's northern third
     return ImageSeries(DATES, BANDS, data)
+
+
+def radar_for(grid: SiteGrid, events: list[Event], seed: int = 0) -> RadarSeries:
+    """Dual-pol gamma speckle (4 looks); footprints 10 dB brighter from first_seen on."""
+    rng = np.random.default_rng(seed)
+    h, w = grid.shape
+    mean = np.empty((len(RADAR_DATES), 2, h, w), np.float32)
+    mean[:, 0], mean[:, 1] = 0.05, 0.01  # vv about -13 dB, vh -20 dB
+    for e in events:
+        if e.kind == "transient":
+            continue
+        r, c = e.offset
+        for t, d in enumerate(RADAR_DATES):
+            if d >= e.first_seen:
+                mean[t, :, max(r, 0) : r + e.mask.shape[0], max(c, 0) : c + e.mask.shape[1]] *= 10
+    data = (mean * rng.gamma(4.0, 0.25, mean.shape)).astype(np.float32)
+    ids = tuple(f"S1_{d:%Y%m%d}" for d in RADAR_DATES)
+    return RadarSeries(
+        RADAR_DATES, ("vv", "vh"), data, np.ones((len(RADAR_DATES), h, w), bool), ids
+    )
 
 
 def assessment_for(site: Site, events: list[Event]) -> Assessment:
@@ -136,8 +159,16 @@ def default_events(grid: SiteGrid) -> list[Event]:
     ]
 
 
-def build_inputs(events: list[Event] | None = None, zones: bool = True) -> ReportInputs:
-    """Report inputs on the test site; ``events=None`` gives :func:`default_events`."""
+def build_inputs(
+    events: list[Event] | None = None,
+    zones: bool = True,
+    optical: bool = True,
+    radar: bool = False,
+) -> ReportInputs:
+    """Report inputs on the test site; ``events=None`` gives :func:`default_events`.
+
+    ``optical`` and ``radar`` say which image series the inputs hold (and scenes list).
+    """
     grid, site = site_and_grid()
     if not zones:
         site = Site(site.name, site.profile, site.geometry, (), site.context_events)
@@ -146,9 +177,13 @@ def build_inputs(events: list[Event] | None = None, zones: bool = True) -> Repor
     scenes = tuple(
         SceneRecord(d, f"S2_{d:%Y%m%d}", 0.67 if i == 0 else 1.0, (0.1 * i, -0.2),
                     0.05 if i else None)
-        for i, d in enumerate(DATES)
+        for i, d in enumerate(DATES) if optical
     )  # fmt: skip
+    if radar:
+        scenes += tuple(SceneRecord(d, f"S1_{d:%Y%m%d}", 1.0, sensor="sar") for d in RADAR_DATES)
     return ReportInputs(
         site=site, grid=grid, assessment=assessment_for(site, events), events=tuple(events),
-        timeline=timeline_for(site), scenes=scenes, series=series_for(grid, events),
+        timeline=timeline_for(site), scenes=scenes,
+        series=series_for(grid, events) if optical else None,
+        radar=radar_for(grid, events) if radar else None,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from sitewatch.report.chips import (
     crop_window,
     fit_stretch,
     footprint_in,
+    grey_rgb,
 )
 
 
@@ -99,6 +100,8 @@ def test_chip_pair_shares_one_stretch_and_outlines_outside_the_footprint() -> No
     differ[r0 : r0 + 4 * s, c0 : c0 + 4 * s] = False
     assert not differ.any()
     assert pair.before.valid_fraction == 1.0
+    window = (slice(pair.window.row0, pair.window.row1), slice(pair.window.col0, pair.window.col1))
+    assert pair.stretch == fit_stretch(before[window], after[window])
 
 
 @pytest.mark.parametrize("offset", [(0, 0), (86, 68), (-2, -3)])
@@ -117,6 +120,7 @@ def test_chip_pair_off_the_grid_or_missing_image_gives_no_chip() -> None:
     img = _flat(*grid.shape, 0.2)
     off = chip_pair(square_event("e1", (500, 500), 4, grid), img, img)
     assert off.before is None and off.after is None and off.window.empty
+    assert off.stretch is None
     first = chip_pair(square_event("e2", (10, 10), 4, grid, last_unchanged=None), None, img)
     assert first.before is None and first.after is not None
 
@@ -126,3 +130,12 @@ def test_chip_pair_rejects_an_image_of_another_grid() -> None:
     e = square_event("e1", (10, 10), 4, grid, first_seen=DATES[1])
     with pytest.raises(InputError, match="after: image of shape"):
         chip_pair(e, None, _flat(10, 10, 0.1))
+
+
+def test_grey_rgb_repeats_one_layer_and_keeps_nan() -> None:
+    layer = np.array([[-12.0, np.nan]], np.float32)
+    rgb = grey_rgb(layer)
+    assert rgb.shape == (1, 2, 3)
+    assert rgb[0, 0].tolist() == [-12.0, -12.0, -12.0] and np.isnan(rgb[0, 1]).all()
+    with pytest.raises(InputError, match="layer: array of shape \\(1, 2, 3\\)"):
+        grey_rgb(rgb)

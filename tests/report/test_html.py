@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 
+import matplotlib.image
 import numpy as np
 import pytest
 from reportkit import DATES, build_inputs, site_and_grid, square_event
@@ -137,3 +139,106 @@ def test_map_without_scene_records_counts_valid_pixels() -> None:
     series = ImageSeries(inputs.series.dates, inputs.series.band_names, data)
     html = render_report(dataclasses.replace(inputs, series=series, scenes=())).html
     assert "Image of 2019-02-21 with zones" in html
+
+
+# --------------------------------------------------------------------------- radar
+
+
+def _card(html: str, event_id: str) -> str:
+    start = html.index(f'id="card-{event_id}"')
+    end = html.find('<article class="card"', start)
+    return html[start : end if end > 0 else html.index('<details id="scenes"')]
+
+
+def test_optical_card_shows_radar_chips_beside_when_radar_brackets_the_event() -> None:
+    report = render_report(build_inputs(radar=True))
+    card = _card(report.html, "e0001")
+    # the main pair stays optical, under the names it always had
+    assert "<b>before</b> 2019-02-11 &middot; scene S2_20190211" in card
+    assert "Radar (VV, dB)" in card
+    assert "<b>before</b> 2019-02-17 &middot; scene S1_20190217" in card
+    assert "<b>after</b> 2019-03-01 &middot; scene S1_20190301" in card
+    assert card.count("dB (black) to") == 1  # one stretch for both radar dates
+    assert {"e0001_before.png", "e0001_after.png", "e0001_sar_before.png",
+            "e0001_sar_after.png"} <= set(report.chips)  # fmt: skip
+    assert "Radar chips show VV backscatter in decibels" in report.html
+    assert "<td>radar</td><td>S1_20190205</td>" in report.html  # scenes table
+
+
+def test_radar_stretch_is_common_and_shows_the_brightening() -> None:
+    grid, _ = site_and_grid()
+    e = square_event("e0001", (25, 20), 6, grid, sensors=("sar",))
+    report = render_report(build_inputs(events=[e], radar=True))
+    lo_hi = re.search(r"grey from (-?[\d.]+) dB \(black\) to (-?[\d.]+) dB", report.html)
+    assert lo_hi is not None
+    lo, hi = (float(v) for v in lo_hi.groups())
+    assert -20 < lo < -13 < hi  # pooled over ground (-13 dB) and the brightened footprint
+    before, after = (_decode(report.chips[f"e0001_{side}.png"]) for side in ("before", "after"))
+    # the same stretch: the footprint (10 dB brighter after) is much lighter after,
+    # the surroundings alike on both dates
+    centre = (slice(before.shape[0] // 2 - 5, before.shape[0] // 2 + 5),) * 2
+    assert after[centre].mean() > before[centre].mean() + 80
+    assert abs(float(after[:20, :20].mean()) - float(before[:20, :20].mean())) < 15
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return matplotlib.image.imread(io.BytesIO(png))[..., 0] * 255.0
+
+
+def test_radar_only_event_gets_radar_as_its_main_pair() -> None:
+    grid, _ = site_and_grid()
+    e = square_event("e0001", (25, 20), 6, grid, sensors=("sar",))
+    report = render_report(build_inputs(events=[e], radar=True))
+    card = _card(report.html, "e0001")
+    assert set(report.chips) == {"e0001_before.png", "e0001_after.png"}
+    assert "Radar (VV, dB)" in card and "<b>Optical</b>" not in card
+    assert 'class="chip-before chip-sar"' in card
+    assert "<dt>seen by</dt><dd>radar</dd>" in card
+
+
+def test_fused_event_is_seen_by_both_sensors() -> None:
+    grid, _ = site_and_grid()
+    e = square_event("e0001", (25, 20), 6, grid, sensors=("optical", "sar"))
+    report = render_report(build_inputs(events=[e], radar=True))
+    card = _card(report.html, "e0001")
+    assert "<dt>seen by</dt><dd>optical, radar</dd>" in card
+    assert "<b>Optical</b>" in card and "Radar (VV, dB)" in card
+    assert len(report.chips) == 4
+
+
+def test_radar_pair_needs_a_bracket_for_optical_events_but_not_for_radar_ones() -> None:
+    grid, _ = site_and_grid()
+    early = dict(first_seen=DATES[0], last_unchanged=None)  # before the first radar date
+    opt = square_event("e0001", (60, 20), 4, grid, **early)
+    sar = square_event("e0002", (60, 50), 4, grid, sensors=("sar",), **early)
+    report = render_report(build_inputs(events=[opt, sar], radar=True))
+    assert "Radar" not in _card(report.html, "e0001")
+    assert "e0001_sar_before.png" not in report.chips
+    card = _card(report.html, "e0002")
+    assert "no radar acquisition before this event" in card
+    assert "<b>after</b> 2019-02-05 &middot; scene S1_20190205" in card
+
+
+def test_radar_before_skips_dates_that_do_not_show_the_footprint() -> None:
+    grid, _ = site_and_grid()
+    e = square_event("e0001", (25, 20), 6, grid, sensors=("sar",))
+    inputs = build_inputs(events=[e], radar=True)
+    assert inputs.radar is not None
+    valid = np.ones_like(inputs.radar.valid)
+    valid[1, 20:40, 15:35] = False  # 2019-02-17 lost over the footprint (e.g. layover)
+    radar = dataclasses.replace(inputs.radar, valid=valid)
+    html = render_report(dataclasses.replace(inputs, radar=radar)).html
+    assert "<b>before</b> 2019-02-05 &middot; scene S1_20190205" in html
+
+
+def test_radar_only_report_maps_the_radar_backscatter() -> None:
+    grid, _ = site_and_grid()
+    e = square_event("e0001", (25, 20), 6, grid, sensors=("sar",))
+    report = render_report(build_inputs(events=[e], optical=False, radar=True))
+    html = report.html
+    assert (
+        "Radar image of 2019-03-01 (scene S1_20190301, backscatter in dB, mean of VV, VH)" in html
+    )
+    assert "3 acquisitions from 2019-02-05 to 2019-03-01" in html
+    assert set(report.chips) == {"e0001_before.png", "e0001_after.png"}
+    assert "<b>Optical</b>" not in html

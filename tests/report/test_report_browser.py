@@ -55,8 +55,9 @@ def _visible_box(page: Any, selector: str) -> dict[str, float]:
     return box
 
 
-def test_report_renders_in_chromium(browser: Any, tmp_path: Path) -> None:
-    files = write_report(tmp_path, render_report(build_inputs()))
+@pytest.mark.parametrize("radar", [False, True], ids=["optical", "optical+radar"])
+def test_report_renders_in_chromium(browser: Any, tmp_path: Path, radar: bool) -> None:
+    files = write_report(tmp_path, render_report(build_inputs(radar=radar)))
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     errors: list[str] = []
     failed: list[str] = []
@@ -68,11 +69,15 @@ def test_report_renders_in_chromium(browser: Any, tmp_path: Path) -> None:
 
     assert errors == []
     assert failed == []
-    for selector in ("#status", "#map img", "#timeline img", ".card .chip-before img",
-                     ".card .chip-after img"):  # fmt: skip
+    selectors = ["#status", "#map img", "#timeline img", ".card .chip-before img",
+                 ".card .chip-after img"]  # fmt: skip
+    if radar:
+        selectors += [".card .chip-sar.chip-before img", ".card .chip-sar.chip-after img"]
+    for selector in selectors:
         _visible_box(page, selector)
     widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
-    assert len(widths) == 2 + 2 * 2  # map, timeline, two cards of two chips
+    # map, timeline, two cards of two chips (and as many radar chips beside them)
+    assert len(widths) == 2 + 2 * 2 * (2 if radar else 1)
     assert all(w and w > 0 for w in widths), widths
     assert page.locator(".card").count() == 2
     assert (tmp_path / "report.png").stat().st_size > 0

@@ -20,9 +20,13 @@ def test_write_report_writes_page_and_chips(tmp_path: Path) -> None:
     assert sorted(p.name for p in files.chips) == ["e1_after.png", "e1_before.png"]
     assert (tmp_path / "chips" / "e1_after.png").read_bytes() == b"a"
     assert not [p for p in tmp_path.rglob("*") if ".part" in p.name]
-    # a second report replaces the first
-    write_report(tmp_path, RenderedReport("<html>2</html>", {}, ()))
+    # a second report replaces the first, and its stale chips, but not other files
+    (tmp_path / "chips" / "notes.png").write_bytes(b"n")
+    write_report(tmp_path, RenderedReport("<html>2</html>", {"e2_sar_after.png": b"s"}, ()))
     assert (tmp_path / "report.html").read_text(encoding="utf-8") == "<html>2</html>"
+    assert sorted(p.name for p in (tmp_path / "chips").iterdir()) == [
+        "e2_sar_after.png", "notes.png",
+    ]  # fmt: skip
 
 
 def test_write_report_needs_an_existing_folder(tmp_path: Path) -> None:

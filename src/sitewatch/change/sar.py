@@ -216,7 +216,8 @@ def estimate_enl(
     """
     parts = [_window_log_variances(i, v, window) for i, v in zip(intensities, valids)]
     s2 = np.concatenate(parts) if parts else np.empty(0)
-    s2 = s2[np.isfinite(s2) & (s2 > 0)]
+    # a constant block's variance is rounding noise, not speckle: ENL > 1e10 means none
+    s2 = s2[np.isfinite(s2) & (s2 > 1e-10)]
     if s2.size < _MIN_WINDOWS:
         raise NoValidDataError(
             f"cannot estimate the equivalent number of looks: only {s2.size} valid "

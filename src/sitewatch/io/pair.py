@@ -33,6 +33,9 @@ class ImagePair:
         return pixel_size_m(self.grid)
 
 
+_POLARISATIONS = frozenset({"vv", "vh", "hh", "hv"})
+
+
 def _match_bands(
     before: ImageStack, after: ImageStack, bands: list[str] | None
 ) -> tuple[ImageStack, ImageStack]:
@@ -46,6 +49,14 @@ def _match_bands(
                 f"{', '.join(after.names)}: none in common; give images of the same sensor"
             )
         return before.select(common), after.select(common)
+    for named, other, which in ((before, after, "AFTER"), (after, before, "BEFORE")):
+        if named.named and not other.named and set(named.names) <= _POLARISATIONS:
+            raise BandMismatchError(
+                f"{'BEFORE' if which == 'AFTER' else 'AFTER'} is radar "
+                f"({', '.join(named.names)}) and {which} has no band names, so the two cannot "
+                "be matched; name the bands of " + which + " (e.g. vv, vh) or choose them with "
+                "--bands"
+            )
     if before.count != after.count:
         raise BandMismatchError(
             f"BEFORE has {before.count} bands and AFTER has {after.count}, with no band names "

@@ -1,6 +1,8 @@
 """Write a rendered report: ``report.html`` and ``chips/<event_id>_{before,after}.png``.
 
-All files appear together or not at all (:func:`sitewatch.io.writers.committed`).
+All files appear together or not at all (:func:`sitewatch.io.writers.committed`);
+chips of an earlier report that the new one lacks are then removed, so the
+folder never shows evidence of events the report no longer cites.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class ReportFiles:
 def write_report(out_dir: str | Path, report: RenderedReport) -> ReportFiles:
     """Write ``report`` into ``out_dir`` (which must exist); existing files are replaced.
 
+    Earlier chips (``*_before.png``, ``*_after.png`` in ``chips/``) that ``report``
+    does not hold are deleted; other files there are left alone.
+
     Raises
     ------
     OutputError
@@ -55,6 +60,9 @@ def write_report(out_dir: str | Path, report: RenderedReport) -> ReportFiles:
                 final = chips_dir / name
                 commit.reserve(final).write_bytes(data)
                 paths.append(final)
+        for old in chips_dir.glob("*.png"):
+            if old.name not in report.chips and old.stem.endswith(("_before", "_after")):
+                old.unlink()
     except PermissionError as exc:
         raise OutputError(
             f"out_dir: cannot write the report in {out} ({exc.strerror}); choose a writable folder"

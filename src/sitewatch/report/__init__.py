@@ -8,11 +8,12 @@ touching files; :func:`sitewatch.io.report_io.write_report` writes it.
 from __future__ import annotations
 
 from .html import DEFAULT_MAX_CARDS, RenderedReport, render_report, select_card_events
-from .inputs import ImageSeries, ReportInputs, SceneRecord
+from .inputs import ImageSeries, RadarSeries, ReportInputs, SceneRecord
 
 __all__ = [
     "DEFAULT_MAX_CARDS",
     "ImageSeries",
+    "RadarSeries",
     "RenderedReport",
     "ReportInputs",
     "SceneRecord",

@@ -1,6 +1,7 @@
 """Before/after chips of an event: the same crop of two dates, one stretch, the outline.
 
-Pure numpy: images in, ``(h, w, 3)`` uint8 RGB out (PNG encoding is
+Pure numpy: images in (true colour, or one layer such as radar dB shown in
+grey through :func:`grey_rgb`), ``(h, w, 3)`` uint8 RGB out (PNG encoding is
 :func:`sitewatch.report.figures.png_bytes`).  A crop is clipped at the grid's
 edges, so an event near (or partly beyond) the edge gives a smaller chip,
 never an error.
@@ -26,6 +27,7 @@ __all__ = [
     "chip_pair",
     "crop_window",
     "fit_stretch",
+    "grey_rgb",
 ]
 
 #: event outline colour on chips (magenta stands out on soil, vegetation and concrete)
@@ -75,6 +77,13 @@ def fit_stretch(*images: np.ndarray, low: float = 2.0, high: float = 98.0) -> St
         los.append(lo)
         his.append(hi)
     return Stretch((los[0], los[1], los[2]), (his[0], his[1], his[2]))
+
+
+def grey_rgb(layer: np.ndarray) -> np.ndarray:
+    """One ``(h, w)`` layer as ``(h, w, 3)`` grey, so it stretches and draws like RGB."""
+    if layer.ndim != 2:
+        raise InputError(f"layer: array of shape {layer.shape}; give one (h, w) layer")
+    return np.repeat(layer[..., None], 3, axis=-1)
 
 
 def apply_stretch(image: np.ndarray, stretch: Stretch) -> np.ndarray:
@@ -184,13 +193,17 @@ class Chip:
 
 @dataclass(frozen=True, eq=False)
 class ChipPair:
-    """The before and after chips of one event, cut from the same window."""
+    """The before and after chips of one event, cut from the same window.
+
+    ``stretch`` is the one both chips share (None when neither could be cut).
+    """
 
     event_id: str
     window: CropWindow
     scale: int
     before: Chip | None
     after: Chip | None
+    stretch: Stretch | None = None
 
 
 def chip_pair(
@@ -243,4 +256,7 @@ def chip_pair(
         valid = float(np.isfinite(crop).all(axis=-1).mean())
         return Chip(rgb, valid)
 
-    return ChipPair(event.event_id, window, scale, render(crops[0]), render(crops[1]))
+    return ChipPair(
+        event.event_id, window, scale, render(crops[0]), render(crops[1]),
+        stretch if any(c is not None for c in crops) else None,
+    )  # fmt: skip

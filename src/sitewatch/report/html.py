@@ -4,14 +4,21 @@ The page embeds every image as a ``data:`` URI and carries its CSS inline; a
 Content-Security-Policy forbids anything else, so it opens offline from a file
 and cannot leak a request.  Rendering is pure: the result holds the HTML text
 and the chips' PNG bytes; :mod:`sitewatch.io.report_io` writes them.
+
+Each evidence card has a main before/after pair (optical when the event was
+seen optically and the run has optical images, else radar) and, when the run
+has radar images, a radar pair beside it for events radar saw or whose dates
+the radar series brackets.  Radar chips show the co-polarised backscatter in
+decibels with one grey stretch for both dates.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -22,9 +29,9 @@ from .. import __version__
 from ..errors import InputError
 from ..models import Event, IndicatorResult
 from ..sites import zones_on_grid
-from .chips import Chip, ChipPair, CropWindow, apply_stretch, chip_pair, fit_stretch
+from .chips import Chip, CropWindow, apply_stretch, chip_pair, fit_stretch, grey_rgb
 from .figures import png_bytes, site_map_png, timeline_png
-from .inputs import ImageSeries, ReportInputs, SceneRecord
+from .inputs import ImageSeries, RadarSeries, ReportInputs, SceneRecord
 
 __all__ = [
     "DEFAULT_MAX_CARDS",
@@ -45,7 +52,12 @@ CHIP_MIN_FOOTPRINT_VALID = 0.5
 
 @dataclass(frozen=True)
 class RenderedReport:
-    """A rendered report: the page and its chips (``<event_id>_{before,after}.png``)."""
+    """A rendered report: the page and its chips.
+
+    ``chips`` maps file names to PNG bytes: ``<event_id>_{before,after}.png`` is
+    each card's main pair, ``<event_id>_sar_{before,after}.png`` the radar pair
+    shown beside an optical one.
+    """
 
     html: str
     chips: Mapping[str, bytes]
@@ -82,12 +94,11 @@ def render_report(inputs: ReportInputs, max_cards: int = DEFAULT_MAX_CARDS) -> R
         Most evidence cards to show (see :func:`select_card_events`).
     """
     a = inputs.assessment
-    site, grid, series = inputs.site, inputs.grid, inputs.series
+    site, grid = inputs.site, inputs.grid
     cards = select_card_events(inputs.events, a.indicators, max_cards)
     card_ids = tuple(e.event_id for e in cards)
 
-    map_i = _map_index(series, inputs.scenes)
-    background = series.rgb(map_i)
+    background, map_date, map_caption = _map_background(inputs)
     map_png = site_map_png(
         apply_stretch(background, fit_stretch(background)), grid.transform,
         zones_on_grid(site, grid), inputs.events, label_ids=set(card_ids),
@@ -99,20 +110,11 @@ def render_report(inputs: ReportInputs, max_cards: int = DEFAULT_MAX_CARDS) -> R
     )  # fmt: skip
 
     chips: dict[str, bytes] = {}
-    card_views = []
-    for e in cards:
-        before_i, after_i = _chip_indexes(series, e)
-        pair = chip_pair(
-            e,
-            None if before_i is None else series.rgb(before_i),
-            None if after_i is None else series.rgb(after_i),
-        )
-        view = _card_view(e, pair, before_i, after_i, inputs, a.indicators, chips)
-        card_views.append(view)
+    card_views = [_card_view(e, inputs, a.indicators, chips) for e in cards]
 
-    dates = [s.date for s in inputs.scenes] or list(series.dates)
-    map_date = series.dates[map_i]
-    map_scene = inputs.scene_on(map_date)
+    dates = [s.date for s in inputs.scenes] or [
+        d for images in (inputs.series, inputs.radar) if images is not None for d in images.dates
+    ]
     context = {
         "version": __version__,
         "site_name": site.name,
@@ -132,20 +134,15 @@ def render_report(inputs: ReportInputs, max_cards: int = DEFAULT_MAX_CARDS) -> R
         "map_size": _png_size(map_png),
         "map_date": map_date.isoformat(),
         "map_caption": (
-            f"Image of {map_date.isoformat()}"
-            + (
-                f" (scene {map_scene.scene_id}, {_pct(map_scene.clear_fraction)} clear)"
-                if map_scene
-                else ""
-            )
-            + f" with zones (green) and all {len(inputs.events)} events outlined by kind; "
-            "events with a card below are labelled. North is up (UTM grid north)."
-        ),  # fmt: skip
+            f"{map_caption} with zones (green) and all {len(inputs.events)} events outlined "
+            "by kind; events with a card below are labelled. North is up (UTM grid north)."
+        ),
         "timeline_png": _b64(tl_png),
         "timeline_size": _png_size(tl_png),
         "cards": card_views,
-        "cards_note": _cards_note(len(inputs.events), len(cards), max_cards),
+        "cards_note": _cards_note(len(inputs.events), len(cards), max_cards, inputs.radar),
         "scenes": [_scene_view(s) for s in inputs.scenes],
+        "has_radar": inputs.radar is not None,
     }
     html = _environment().get_template("report.html.j2").render(**context)
     return RenderedReport(html, MappingProxyType(chips), card_ids)
@@ -154,18 +151,55 @@ def render_report(inputs: ReportInputs, max_cards: int = DEFAULT_MAX_CARDS) -> R
 # --- choosing images -----------------------------------------------------------------
 
 
+def _map_background(inputs: ReportInputs) -> tuple[np.ndarray, dt.date, str]:
+    """The map's ``(h, w, 3)`` float background, its date and the caption's opening.
+
+    The optical series when there is one (people read true colour best), else
+    the radar's backscatter averaged over its polarisations, in dB.
+    """
+    series, radar = inputs.series, inputs.radar
+    if series is not None:
+        i = _map_index(series, inputs.scenes)
+        date = series.dates[i]
+        scene = inputs.scene_on(date)
+        caption = f"Image of {date.isoformat()}" + (
+            f" (scene {scene.scene_id}, {_pct(scene.clear_fraction)} clear)" if scene else ""
+        )
+        return series.rgb(i), date, caption
+    assert radar is not None  # ReportInputs holds at least one of the two
+    shares = [float(np.isfinite(radar.mean_db(i)).mean()) for i in range(len(radar.dates))]
+    i = _latest_good(shares)
+    date = radar.dates[i]
+    bands = ", ".join(b.upper() for b in radar.band_names)
+    caption = (
+        f"Radar image of {date.isoformat()} (scene {radar.scene_id(i)}, backscatter in dB"
+        + (f", mean of {bands}" if len(radar.band_names) > 1 else f", {bands}")
+        + ")"
+    )
+    return grey_rgb(radar.mean_db(i)), date, caption
+
+
 def _map_index(series: ImageSeries, scenes: Sequence[SceneRecord]) -> int:
     """The latest image at least MAP_MIN_CLEAR clear, else the clearest (latest among equals).
 
-    Clear shares are the scene records' (over the site), zero for a scene the run
-    did not use; an image without a record counts its valid pixels over the grid.
+    Clear shares are the optical scene records' (over the site), zero for a scene
+    the run did not use; an image without a record counts its valid pixels over the grid.
     """
     # A scene the run could not align would misplace every outline drawn on it.
-    clear = {s.date: s.clear_fraction if s.status == "used" else 0.0 for s in scenes}
+    clear = {
+        s.date: s.clear_fraction if s.status == "used" else 0.0
+        for s in scenes
+        if s.sensor == "optical"
+    }
     shares = [
         clear[d] if d in clear else float(np.isfinite(series.rgb(i)).all(axis=-1).mean())
         for i, d in enumerate(series.dates)
     ]
+    return _latest_good(shares)
+
+
+def _latest_good(shares: Sequence[float]) -> int:
+    """Index of the last share >= MAP_MIN_CLEAR, else of the largest (latest among equals)."""
     good = [i for i, s in enumerate(shares) if s >= MAP_MIN_CLEAR]
     if good:
         return good[-1]
@@ -182,17 +216,17 @@ def _imaged_window(image: np.ndarray) -> CropWindow | None:
     return CropWindow(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
 
 
-def _footprint_valid(series: ImageSeries, i: int, e: Event) -> float:
+def _footprint_valid(ok: np.ndarray, e: Event) -> float:
+    """Share of ``e``'s footprint (on the grid) where the ``(h, w)`` mask ``ok`` is True."""
     r, c = e.offset
-    h, w = series.shape
+    h, w = ok.shape
     mh, mw = e.mask.shape
     top, left = max(r, 0), max(c, 0)
     bottom, right = min(r + mh, h), min(c + mw, w)
     if bottom <= top or right <= left:
         return 0.0
     mask = e.mask[top - r : bottom - r, left - c : right - c]
-    ok = np.isfinite(series.rgb(i)[top:bottom, left:right]).all(axis=-1)
-    return float(ok[mask].mean()) if mask.any() else 0.0
+    return float(ok[top:bottom, left:right][mask].mean()) if mask.any() else 0.0
 
 
 def _chip_indexes(series: ImageSeries, e: Event) -> tuple[int | None, int | None]:
@@ -207,15 +241,37 @@ def _chip_indexes(series: ImageSeries, e: Event) -> tuple[int | None, int | None
         before = series.index_on_or_before(e.last_unchanged)
     elif after is not None and after > 0:
         before = after - 1
-    return _walk(series, e, before, -1), _walk(series, e, after, +1)
+
+    def shown(i: int) -> float:
+        return _footprint_valid(np.isfinite(series.rgb(i)).all(axis=-1), e)
+
+    n = len(series.dates)
+    return _walk(shown, n, before, -1), _walk(shown, n, after, +1)
 
 
-def _walk(series: ImageSeries, e: Event, start: int | None, step: int) -> int | None:
+def _radar_indexes(radar: RadarSeries, e: Event) -> tuple[int | None, int | None]:
+    """Before: the last radar date before ``first_seen``; after: the first on or after it.
+
+    Radar dates are not those of ``last_unchanged`` (an optical date for a fused
+    event), so the radar bracket is found from ``first_seen``; a side that does
+    not show most of the footprint moves outwards, as for optical chips.
+    """
+
+    def shown(i: int) -> float:
+        return _footprint_valid(np.isfinite(radar.db(i)), e)
+
+    n = len(radar.dates)
+    before = _walk(shown, n, radar.index_before(e.first_seen), -1)
+    return before, _walk(shown, n, radar.index_on_or_after(e.first_seen), +1)
+
+
+def _walk(shown: Callable[[int], float], n: int, start: int | None, step: int) -> int | None:
+    """From ``start`` towards ``step``, the first index showing enough of the footprint."""
     if start is None:
         return None
     i = start
-    while 0 <= i < len(series.dates):
-        if _footprint_valid(series, i, e) >= CHIP_MIN_FOOTPRINT_VALID:
+    while 0 <= i < n:
+        if shown(i) >= CHIP_MIN_FOOTPRINT_VALID:
             return i
         i += step
     return start
@@ -251,10 +307,16 @@ class _ChipView:
     missing: str
     date: str
     scene_id: str
-    clear: str
-    valid: str
-    shift: str
-    residual: str
+    details: str
+
+
+@dataclass(frozen=True)
+class _PairView:
+    sensor: str  # "optical" or "sar" (CSS class and chip file names)
+    title: str
+    stretch: str
+    before: _ChipView
+    after: _ChipView
 
 
 @dataclass(frozen=True)
@@ -271,13 +333,13 @@ class _CardView:
     growth: str
     cited_by: str
     sensors: str
-    before: _ChipView
-    after: _ChipView
+    pairs: tuple[_PairView, ...]
 
 
 @dataclass(frozen=True)
 class _SceneView:
     date: str
+    sensor: str
     scene_id: str
     status: str
     clear: str
@@ -301,39 +363,100 @@ def _indicator_view(ind: IndicatorResult, carded: set[str]) -> _IndicatorView:
 
 
 def _chip_view(
-    side: str, chip: Chip | None, index: int | None, inputs: ReportInputs, e: Event,
-    chips: dict[str, bytes],
+    side: str, chip: Chip | None, date: dt.date | None, scene_id: str, details: str,
+    file_name: str, chips: dict[str, bytes], sensor_word: str,
 ) -> _ChipView:  # fmt: skip
-    series = inputs.series
-    date = series.dates[index] if index is not None else None
-    scene = inputs.scene_on(date) if date is not None else None
+    """One chip's picture (stored in ``chips`` as ``file_name``) and caption."""
     png, size, missing = "", (0, 0), ""
     if chip is not None:
         data = png_bytes(chip.rgb)
-        chips[f"{e.event_id}_{side}.png"] = data
+        chips[file_name] = data
         png, size = _b64(data), (int(chip.rgb.shape[1]), int(chip.rgb.shape[0]))
     elif date is None:
-        missing = f"no acquisition {'before' if side == 'before' else 'after'} this event"
+        missing = f"no {sensor_word}acquisition {side} this event"
     else:
         missing = "the event lies outside the images"
     return _ChipView(
-        side=side,
-        png=png,
-        size=size,
-        missing=missing,
-        date=date.isoformat() if date else "n/a",
-        scene_id=scene.scene_id if scene else "n/a",
-        clear=_pct(scene.clear_fraction) if scene else "n/a",
-        valid=_pct(chip.valid_fraction) if chip else "n/a",
-        shift=f"{scene.shift_size_px:.2f} px" if scene else "n/a",
-        residual="not measured" if scene is None or scene.residual_px is None
-        or not math.isfinite(scene.residual_px) else f"{scene.residual_px:.2f} px",
+        side=side, png=png, size=size, missing=missing,
+        date=date.isoformat() if date else "n/a", scene_id=scene_id, details=details,
     )  # fmt: skip
 
 
+def _optical_pair(
+    e: Event, series: ImageSeries, inputs: ReportInputs, chips: dict[str, bytes]
+) -> _PairView:
+    idx = _chip_indexes(series, e)
+    before, after = (None if i is None else series.rgb(i) for i in idx)
+    pair = chip_pair(e, before, after)
+    views = []
+    for side, chip, i in (("before", pair.before, idx[0]), ("after", pair.after, idx[1])):
+        date = None if i is None else series.dates[i]
+        scene = inputs.scene_on(date) if date is not None else None
+        residual = (
+            "not measured" if scene is None or scene.residual_px is None
+            or not math.isfinite(scene.residual_px) else f"{scene.residual_px:.2f} px"
+        )  # fmt: skip
+        details = (
+            f"clear {_pct(scene.clear_fraction) if scene else 'n/a'} of the site, "
+            f"{_pct(chip.valid_fraction) if chip else 'n/a'} of the chip · alignment shift "
+            f"{f'{scene.shift_size_px:.2f} px' if scene else 'n/a'}, residual {residual}"
+        )
+        views.append(
+            _chip_view(side, chip, date, scene.scene_id if scene else "n/a", details,
+                       f"{e.event_id}_{side}.png", chips, "")
+        )  # fmt: skip
+    stretch = "true colour, red, green and blue each stretched alike on both dates"
+    return _PairView("optical", "Optical", stretch, views[0], views[1])
+
+
+def _radar_pair(e: Event, radar: RadarSeries, main: bool, chips: dict[str, bytes]) -> _PairView:
+    """The radar chips of ``e``: ``<id>_{side}.png`` when ``main``, else ``<id>_sar_{side}.png``."""
+    idx = _radar_indexes(radar, e)
+    before, after = (None if i is None else grey_rgb(radar.db(i)) for i in idx)
+    pair = chip_pair(e, before, after)
+    band = radar.db_band.upper()
+    views = []
+    for side, chip, i in (("before", pair.before, idx[0]), ("after", pair.after, idx[1])):
+        date = None if i is None else radar.dates[i]
+        details = f"{band} backscatter, {_pct(chip.valid_fraction) if chip else 'n/a'} of the chip"
+        name = f"{e.event_id}_{side}.png" if main else f"{e.event_id}_sar_{side}.png"
+        views.append(
+            _chip_view(side, chip, date, "n/a" if i is None else radar.scene_id(i), details,
+                       name, chips, "radar ")
+        )  # fmt: skip
+    if pair.stretch is None:
+        stretch = "no radar image of this place"
+    else:
+        stretch = (
+            f"grey from {pair.stretch.lo[0]:.1f} dB (black) to {pair.stretch.hi[0]:.1f} dB "
+            "(white) on both dates"
+        )
+    return _PairView("sar", f"Radar ({band}, dB)", stretch, views[0], views[1])
+
+
+def _card_pairs(e: Event, inputs: ReportInputs, chips: dict[str, bytes]) -> list[_PairView]:
+    """The main pair (optical for an event seen optically) and, when it adds evidence, radar.
+
+    Radar goes beside optical chips for an event radar saw, or one whose dates
+    the radar series brackets (radar may show what clouds hid, or that it saw nothing).
+    """
+    series, radar = inputs.series, inputs.radar
+    optical_main = series is not None and ("optical" in e.sensors or radar is None)
+    if not optical_main:
+        assert radar is not None  # ReportInputs holds at least one of the two
+        return [_radar_pair(e, radar, True, chips)]
+    assert series is not None
+    pairs = [_optical_pair(e, series, inputs, chips)]
+    if radar is not None and (
+        "sar" in e.sensors or all(i is not None for i in _radar_indexes(radar, e))
+    ):
+        pairs.append(_radar_pair(e, radar, False, chips))
+    return pairs
+
+
 def _card_view(
-    e: Event, pair: ChipPair, before_i: int | None, after_i: int | None,
-    inputs: ReportInputs, indicators: Sequence[IndicatorResult], chips: dict[str, bytes],
+    e: Event, inputs: ReportInputs, indicators: Sequence[IndicatorResult],
+    chips: dict[str, bytes],
 ) -> _CardView:  # fmt: skip
     cited = [ind.name for ind in indicators if e.event_id in ind.evidence]
     if len(e.growth) > 1:
@@ -356,15 +479,15 @@ def _card_view(
         last_unchanged=e.last_unchanged.isoformat() if e.last_unchanged else "n/a",
         growth=growth,
         cited_by=", ".join(cited) or "no indicator",
-        sensors=" and ".join(e.sensors),
-        before=_chip_view("before", pair.before, before_i, inputs, e, chips),
-        after=_chip_view("after", pair.after, after_i, inputs, e, chips),
+        sensors=", ".join(_SENSOR_WORDS.get(s, s) for s in e.sensors),
+        pairs=tuple(_card_pairs(e, inputs, chips)),
     )  # fmt: skip
 
 
 def _scene_view(s: SceneRecord) -> _SceneView:
     return _SceneView(
         date=s.date.isoformat(),
+        sensor=_SENSOR_WORDS.get(s.sensor, s.sensor),
         scene_id=s.scene_id,
         status=s.status,
         clear=_pct(s.clear_fraction),
@@ -374,20 +497,31 @@ def _scene_view(s: SceneRecord) -> _SceneView:
     )  # fmt: skip
 
 
-def _cards_note(n_events: int, n_cards: int, max_cards: int) -> str:
+def _cards_note(n_events: int, n_cards: int, max_cards: int, radar: RadarSeries | None) -> str:
     if n_events == 0:
         return "The run detected no event."
     note = f"{n_cards} of {n_events} events have a card"
     if n_cards == max_cards and n_events > n_cards:
         note += f" (at most {max_cards})"
-    return note + (
+    note += (
         ": those cited by a triggered indicator first, then confirmed persistent events by "
         "score. Before and after chips share one stretch; the magenta line is the event's "
         "footprint."
     )
+    if radar is not None:
+        note += (
+            f" Radar chips show {radar.db_band.upper()} backscatter in decibels (brighter: "
+            "stronger return, as from new structures); radar sees through clouds but speckle "
+            "makes single pixels noisy."
+        )
+    return note
 
 
 # --- formatting ----------------------------------------------------------------------
+
+
+#: how the page names sensor kinds
+_SENSOR_WORDS = {"sar": "radar"}
 
 
 def _environment() -> jinja2.Environment:
