@@ -75,6 +75,7 @@ from .preprocess.masks import (
 from .preprocess.overcast import overcast_mask, with_overcast
 from .preprocess.shadows import shadow_explained, shadow_regions
 from .preprocess.sun import sun_position
+from .preprocess.water import optical_water, water_regions
 from .sites import load_site, site_grid
 from .timeline.events import EventTracker
 from .timeline.fusion import fuse_events
@@ -612,6 +613,9 @@ def _optical_series(
                 ref.values, scene, clear & ref.observed, azimuth, pixel_m
             )
             strong &= ~shadow_regions(strong, explained, changed)
+            water = optical_water(ref.values, scene, bands)
+            if water is not None:
+                strong &= ~water_regions(strong, water)
         decision_in = raw & (strong | tracker.hold)
         new = tracker.update(
             s.date, clear, ref.signed_change(scene), p_value=p, decision=decision_in

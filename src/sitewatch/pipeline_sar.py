@@ -29,6 +29,7 @@ from .io.outputs import OutputFolder
 from .io.raster import Grid
 from .io.scenes import read_scene
 from .models import Event, Scene, Site, SiteGrid, ZoneTimelineRow
+from .preprocess.water import radar_water, water_regions
 from .timeline.events import EventTracker
 from .timeline.sar_series import SarReference
 from .timeline.zones import timeline_rows, zone_counts
@@ -181,6 +182,8 @@ def run_sar_series(
         with np.errstate(invalid="ignore"):
             raw = judged & (p < alpha)
         strong = significant_regions(p, judged, alpha, min_area_px)
+        if strong.any():
+            strong &= ~water_regions(strong, radar_water(ref.mean()))
         new = tracker.update(
             s.date, valid, ref.signed_change(x), p_value=p, decision=raw & (strong | tracker.hold)
         )

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["shadow_explained", "shadow_regions"]
+__all__ = ["regions_where", "shadow_explained", "shadow_regions"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -96,17 +96,24 @@ def shadow_explained(
     return explained, darker | brighter
 
 
+def regions_where(
+    candidates: np.ndarray, hit: np.ndarray, among: np.ndarray, share: float
+) -> np.ndarray:
+    """Pixels of the 8-connected ``candidates`` regions in which ``hit`` covers at least
+    ``share`` of the region's ``among`` pixels (regions without any ``among`` are kept)."""
+    labels, n = ndi.label(candidates, structure=_EIGHT)
+    if n == 0:
+        return np.zeros(candidates.shape, bool)
+    idx = np.arange(1, n + 1)
+    n_among = np.asarray(ndi.sum(among, labels, idx))
+    n_hit = np.asarray(ndi.sum(hit & among, labels, idx))
+    drop = (n_among > 0) & (n_hit >= share * n_among)
+    return np.asarray(np.concatenate([[False], drop])[labels])
+
+
 def shadow_regions(
     candidates: np.ndarray, explained: np.ndarray, changed: np.ndarray, share: float = 0.5
 ) -> np.ndarray:
     """Pixels of the 8-connected ``candidates`` regions whose brightness change is mostly
     shadow-explained (at least ``share`` of the region's changed pixels)."""
-    labels, n = ndi.label(candidates, structure=_EIGHT)
-    if n == 0:
-        return np.zeros(candidates.shape, bool)
-    idx = np.arange(1, n + 1)
-    n_changed = np.asarray(ndi.sum(changed, labels, idx))
-    n_explained = np.asarray(ndi.sum(explained & changed, labels, idx))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        drop = (n_changed > 0) & (n_explained >= share * n_changed)
-    return np.asarray(np.concatenate([[False], drop])[labels])
+    return regions_where(candidates, explained, changed, share)
