@@ -46,7 +46,7 @@ import numpy as np
 from . import __version__
 from .change.base import ChangeMethod, FittedChange, PairSample
 from .change.clean import clean_decision
-from .change.regions import significant_regions
+from .change.regions import series_alpha, significant_regions, strong_regions
 from .change.registry import get_method
 from .errors import (
     BandMismatchError,
@@ -232,22 +232,29 @@ def _masks(
     bands: list[str],
     pixel_m: float,
     site_mask: np.ndarray,
+    sun_azimuths: list[float],
 ) -> list[CloudMask]:
-    """Cloud masks of every date: SCL where given, spectral against the clear median."""
+    """Cloud masks of every date: SCL where given, spectral against the clear median.
 
-    def spectral(d: np.ndarray, v: np.ndarray, median: np.ndarray) -> CloudMask:
-        m = spectral_cloud_mask(d, bands, v, median, pixel_size_m=pixel_m, region=site_mask)
+    The sun's azimuth lets the spectral test match each cloud with its shadow, so a
+    fresh white roof (which brightens like a cloud but casts none) stays clear.
+    """
+
+    def spectral(d: np.ndarray, v: np.ndarray, median: np.ndarray, az: float) -> CloudMask:
+        m = spectral_cloud_mask(
+            d, bands, v, median, sun_azimuth_deg=az, pixel_size_m=pixel_m, region=site_mask
+        )
         return with_overcast(m, *overcast_mask(d, bands, v, median), region=site_mask)
 
     median = series_clear_median(data, valid)
-    first = [spectral(d, v, median) for d, v in zip(data, valid)]
+    first = [spectral(d, v, median, az) for d, v, az in zip(data, valid, sun_azimuths)]
     median = series_clear_median(data, np.stack([m.clear for m in first]))
     out = []
-    for d, v, q in zip(data, valid, quality):
+    for d, v, q, az in zip(data, valid, quality, sun_azimuths):
         if q is not None:
             out.append(scl_mask(q, v, dilate_px=1, region=site_mask))
         else:
-            out.append(spectral(d, v, median))
+            out.append(spectral(d, v, median, az))
     return out
 
 
@@ -543,7 +550,9 @@ def _optical_series(
         data /= np.float32(scale)
 
     # -- masks ----------------------------------------------------------------------
-    masks = _masks(data, valid, quality, bands, pixel_m, site_mask)
+    lon, lat = site.centroid
+    azimuths = [sun_position(s.datetime, lat, lon)[1] for s in kept]
+    masks = _masks(data, valid, quality, bands, pixel_m, site_mask, azimuths)
     fractions = [m_.clear_fraction for m_ in masks]
     ref_i = next((i for i, f in enumerate(fractions) if f >= opts.min_clear and f > 0), None)
     if ref_i is None:
@@ -568,7 +577,6 @@ def _optical_series(
     block_px = block_px_for(pixel_m)
     dates: list[dt.date] = []
     clear_used = np.zeros((m, h, w), bool)
-    lon, lat = site.centroid
     for i, s in enumerate(kept):
         scene = data[i]
         clear = masks[i].clear
@@ -607,10 +615,12 @@ def _optical_series(
         with np.errstate(invalid="ignore"):
             raw = judged & (p < opts.alpha)
         strong = significant_regions(p, judged, opts.alpha, tracker.min_area_px)
+        strong = strong_regions(
+            strong, p, series_alpha(opts.alpha, int(judged.sum()), tracker.min_area_px, m)
+        )
         if strong.any():
-            _, azimuth = sun_position(s.datetime, lat, lon)
             explained, changed = shadow_explained(
-                ref.values, scene, clear & ref.observed, azimuth, pixel_m
+                ref.values, scene, clear & ref.observed, azimuths[i], pixel_m
             )
             strong &= ~shadow_regions(strong, explained, changed)
             water = optical_water(ref.values, scene, bands)

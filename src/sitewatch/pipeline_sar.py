@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from .change.regions import significant_regions
+from .change.regions import series_alpha, significant_regions, strong_regions
 from .change.sar import estimate_enl, to_intensity
 from .errors import InputError, NoOverlapError, SitewatchError
 from .io.catalog import SAR_BANDS
@@ -182,6 +182,9 @@ def run_sar_series(
         with np.errstate(invalid="ignore"):
             raw = judged & (p < alpha)
         strong = significant_regions(p, judged, alpha, min_area_px)
+        strong = strong_regions(
+            strong, p, series_alpha(alpha, int(judged.sum()), min_area_px, len(kept))
+        )
         if strong.any():
             strong &= ~water_regions(strong, radar_water(ref.mean()))
         new = tracker.update(

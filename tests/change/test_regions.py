@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sitewatch.change.regions import region_alpha, significant_regions
 
@@ -28,3 +29,21 @@ def test_weak_blob_dropped_strong_blob_kept() -> None:
 def test_nothing_below_alpha() -> None:
     p = np.full((10, 10), 0.5)
     assert not significant_regions(p, np.ones_like(p, bool), 0.01, 25).any()
+
+
+def test_series_alpha_divides_by_windows_and_dates() -> None:
+    from sitewatch.change.regions import region_alpha, series_alpha
+
+    assert series_alpha(0.01, 10_000, 25, 40) == pytest.approx(region_alpha(0.01, 10_000, 25) / 40)
+
+
+def test_strong_regions_need_a_significant_median_not_one_extreme_pixel() -> None:
+    from sitewatch.change.regions import strong_regions
+
+    p = np.full((20, 20), 0.5)
+    p[2:6, 2:6] = 1e-12  # a real change: every pixel strong
+    p[10:16, 10:16] = 1e-3
+    p[12, 12] = 1e-30  # smoothed noise around one extreme pixel
+    regions = p < 0.01
+    kept = strong_regions(regions, p, 1e-8)
+    assert kept[2:6, 2:6].all() and not kept[10:16, 10:16].any()

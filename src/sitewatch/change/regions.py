@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["region_alpha", "significant_regions"]
+__all__ = ["region_alpha", "series_alpha", "significant_regions", "strong_regions"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -52,3 +52,26 @@ def significant_regions(
     level = region_alpha(alpha, int(judged.sum()), window_px)
     keep = np.concatenate([[False], min_p < level])
     return np.asarray(keep[labels] & raw)
+
+
+def series_alpha(alpha: float, n_judged: int, window_px: int, n_dates: int) -> float:
+    """Bonferroni level for one region of a whole series: over windows and dates.
+
+    A monitor looks at every date; keeping regions at this level makes the chance
+    of any false event over the series about ``alpha``, where the per-date level
+    of :func:`region_alpha` would give about ``alpha`` per date.
+    """
+    return region_alpha(alpha, n_judged, window_px) / max(1, n_dates)
+
+
+def strong_regions(regions: np.ndarray, p_value: np.ndarray, level: float) -> np.ndarray:
+    """``regions`` (8-connected) whose *median* p-value is below ``level``.
+
+    The median asks most of the region to be significant, not one pixel of it, so a
+    blob of smoothed noise around one extreme pixel does not pass.
+    """
+    labels, n = ndi.label(regions, structure=_EIGHT)
+    if n == 0:
+        return np.zeros(regions.shape, bool)
+    med = np.asarray(ndi.median(np.where(regions, p_value, 1.0), labels, np.arange(1, n + 1)))
+    return np.asarray(np.concatenate([[False], med < level])[labels])
