@@ -133,6 +133,15 @@ def test_a_change_beside_an_event_that_stopped_growing_is_a_new_event() -> None:
     ]
 
 
+def test_a_change_of_another_kind_beside_a_growing_event_is_a_new_event() -> None:
+    s = Series().add((slice(5, 15), slice(5, 10)), range(2, 9), 0.5)  # brighter: appeared
+    s.add((slice(5, 15), slice(10, 15)), range(3, 9), 0.05)  # darker, next door, next date
+    ev = s.run().events
+    assert [(e.kind, e.first_seen) for e in ev] == [
+        ("appeared", DATES[2]), ("disappeared", DATES[3])
+    ]
+
+
 def test_demolition_of_a_confirmed_building_is_a_new_event() -> None:
     s = Series().add(BUILDING, range(2, 6))  # built at 2, gone from 6 on
     ev = s.run().events

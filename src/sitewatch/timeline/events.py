@@ -27,7 +27,8 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
 * **Growth.**  A candidate that overlaps or touches (within ``join_buffer_px``,
   8-connected) the live footprint of an event (pending or persistent parts)
   that was still growing (detected or grown at the candidate's last clear look
-  before this date, its ``last_unchanged``) joins it, unless at least half of the candidate lies inside that footprint
+  before this date, its ``last_unchanged``) and whose change is of the same kind
+  (see **Kind**) joins it, unless at least half of the candidate lies inside that footprint
   already: that is a new change of the same place (e.g. a demolition) and
   starts a new event.  A candidate touching several events merges them.
   ``growth`` lists, for every date at which the event was detected or grew,
@@ -350,9 +351,16 @@ class EventTracker:
             # Growth is continuous: an event that did not grow at the candidate's last
             # clear look before now has stopped, and what starts beside it is new.
             last = np.sort(self._last_clear.ravel()[pixels])[pixels.size // 2]
+            d = delta.ravel()[pixels]
+            d = d[np.isfinite(d)]
+            kind = self._kind_of(
+                int((d > self.kind_tolerance).sum()), int((d < -self.kind_tolerance).sum()), d.size
+            )
+            # ... and of one kind: a new roof beside a dismantled tower is another event
             owners = [
                 k for k in np.unique(live[near & (live >= 0)]).tolist()
                 if max(self._parts[q].t for q in self._tracks[k]) >= last
+                and self._kind([self._parts[q] for q in self._tracks[k]]) == kind
             ]  # fmt: skip
             inside = float((live[sub] >= 0).mean())
             track = owners[0] if owners and inside < 0.5 else self._new_track()
@@ -473,12 +481,16 @@ class EventTracker:
         return self._dates[t0], int(pix[0]), kind, fields
 
     def _kind(self, group: list[_Part]) -> EventKind:
-        n = sum(q.n_delta for q in group)
+        return self._kind_of(
+            sum(q.n_pos for q in group), sum(q.n_neg for q in group), sum(q.n_delta for q in group)
+        )
+
+    def _kind_of(self, n_pos: int, n_neg: int, n: int) -> EventKind:
         if n == 0:
             return "modified"
-        if sum(q.n_pos for q in group) >= self.kind_majority * n:
+        if n_pos >= self.kind_majority * n:
             return "appeared"
-        if sum(q.n_neg for q in group) >= self.kind_majority * n:
+        if n_neg >= self.kind_majority * n:
             return "disappeared"
         return "modified"
 
