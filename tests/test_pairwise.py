@@ -247,6 +247,47 @@ def test_tiled_equals_untiled(tmp_path: Path, min_area: MinArea | None, radius: 
         assert sizes.min() >= min_area.pixels(10.0)
 
 
+def test_tiled_equals_untiled_on_block_tiled_inputs(tmp_path: Path, monkeypatch) -> None:
+    # Tiles of 64 px with halos over 128 px file blocks: neighbouring tiles share blocks.
+    made: list[pairwise.SharedBlocks] = []
+
+    class Spy(pairwise.SharedBlocks):
+        def __init__(self, windows: list[Window]) -> None:
+            super().__init__(windows)
+            made.append(self)
+
+    monkeypatch.setattr(pairwise, "SharedBlocks", Spy)
+    before = textured((3, 300, 280), seed=5)
+    after = before + np.random.default_rng(5).normal(0, 5.0, before.shape)
+    after[:, 100:140, 60:200] += 500.0
+    (tmp_path / "in").mkdir()
+    b = write_tif(tmp_path / "in" / "b.tif", before.astype("uint16"), tiled=True, blocksize=128)
+    a = write_tif(tmp_path / "in" / "a.tif", after.astype("uint16"), tiled=True, blocksize=128)
+    outs = []
+    for tile in (64, 4096):
+        opts = ChangeOptions(method=TEST, min_area=MinArea(5), tile_size=tile, workers=3)
+        change_files(b, a, tmp_path / f"m{tile}.tif", opts, probability=tmp_path / f"p{tile}.tif")
+        outs.append((_read(tmp_path / f"m{tile}.tif"), _read(tmp_path / f"p{tile}.tif")))
+    assert (outs[0][0] == 1).sum() > 1000
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-6, atol=1e-12)
+    # the 64 px run decoded each of the 3 x 3 blocks of each file once
+    assert [s.decoded for s in made[:2]] == [9, 9] and made[0].held == 0
+
+
+def test_sample_does_not_depend_on_reader_threads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(pairwise, "SAMPLE_BLOCK", 32)
+    monkeypatch.setattr(pairwise, "SAMPLE_PIXELS", 6 * 32 * 32)
+    p = make_pair(tmp_path / "in", size=200)
+    pair = open_pair(p.before, p.after)
+    one, three = pairwise.read_sample(pair, 1), pairwise.read_sample(pair, 3)
+    assert len(one.before) >= 4
+    for x, y in zip((one.before, one.after, one.valid), (three.before, three.after, three.valid)):
+        assert len(x) == len(y)
+        for bx, by in zip(x, y):
+            np.testing.assert_array_equal(bx, by)
+
+
 def test_min_area_removes_small_regions_only(tmp_path: Path) -> None:
     b, a = _speckled_pair(tmp_path / "in")
     base = change_files(b, a, tmp_path / "m0.tif", ChangeOptions(method=TEST, tile_size=64))

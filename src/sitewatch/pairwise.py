@@ -14,6 +14,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,7 @@ from .change.clean import clean_decision
 from .change.registry import get_method
 from .errors import InputError, NoValidDataError
 from .io.pair import ImagePair, open_pair
-from .io.reader import StackReader
+from .io.reader import Block, SharedBlocks, StackReader
 from .io.vector import mask_features, write_feature_collection
 from .io.writers import NOT_JUDGED, TileWriter, check_output_path, committed
 
@@ -143,24 +144,38 @@ def _sample_windows(overlap: Window) -> list[Window]:
     return out
 
 
-def read_sample(pair: ImagePair) -> PairSample:
+def _read_both(pair: ImagePair, windows: list[Window]) -> list[tuple[Block, Block]]:
+    """Read ``windows`` of both images with one pair of readers (a thread's share)."""
+    with StackReader(pair.before, pair.grid) as rb, StackReader(pair.after, pair.grid) as ra:
+        return [(rb.read(win), ra.read(win)) for win in windows]
+
+
+def read_sample(pair: ImagePair, workers: int = 1) -> PairSample:
     """Read the fitting sample of a pair and check there is something to compare.
+
+    ``workers`` threads share the reading (decoding is the cost, and GDAL
+    releases the GIL while it decodes); the sample does not depend on it.
 
     Raises
     ------
     NoValidDataError
         When either image has no valid pixel where they overlap, or is constant.
     """
+    windows = _sample_windows(pair.overlap)
+    threads = max(1, min(workers, len(windows)))
+    with ThreadPoolExecutor(threads) as pool:
+        shares = list(
+            pool.map(partial(_read_both, pair), [windows[k::threads] for k in range(threads)])
+        )
     before, after, valid = [], [], []
     n_before = n_after = 0
-    with StackReader(pair.before, pair.grid) as rb, StackReader(pair.after, pair.grid) as ra:
-        for win in _sample_windows(pair.overlap):
-            b, a = rb.read(win), ra.read(win)
-            before.append(b.data)
-            after.append(a.data)
-            valid.append(b.valid & a.valid)
-            n_before += int(b.valid.sum())
-            n_after += int(a.valid.sum())
+    for i in range(len(windows)):
+        b, a = shares[i % threads][i // threads]
+        before.append(b.data)
+        after.append(a.data)
+        valid.append(b.valid & a.valid)
+        n_before += int(b.valid.sum())
+        n_after += int(a.valid.sum())
     for label, stack, n in (("BEFORE", pair.before, n_before), ("AFTER", pair.after, n_after)):
         if n == 0:
             raise NoValidDataError(
@@ -209,19 +224,29 @@ class _TileJob:
     halo: int
 
 
+def _padded(tile: Window, pair: ImagePair, halo: int) -> Window | None:
+    """The tile grown by ``halo`` on the pair's grid; None when it lies outside the overlap."""
+    if not _intersects(tile, pair.overlap):
+        return None
+    gh, gw = pair.grid.shape
+    r0, c0 = max(0, int(tile.row_off) - halo), max(0, int(tile.col_off) - halo)
+    r1 = min(gh, int(tile.row_off) + int(tile.height) + halo)
+    c1 = min(gw, int(tile.col_off) + int(tile.width) + halo)
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
 def _process_tile(
     tile: Window, pair: ImagePair, job: _TileJob, readers: tuple[StackReader, StackReader]
 ) -> tuple[np.ndarray, np.ndarray]:
     h, w = int(tile.height), int(tile.width)
     mask = np.full((h, w), NOT_JUDGED, np.uint8)
     p_out = np.full((h, w), np.nan, np.float32)
-    if not _intersects(tile, pair.overlap):
+    padded = _padded(tile, pair, job.halo)
+    if padded is None:
         return mask, p_out
     gh, gw = pair.grid.shape
-    r0, c0 = max(0, int(tile.row_off) - job.halo), max(0, int(tile.col_off) - job.halo)
-    r1 = min(gh, int(tile.row_off) + h + job.halo)
-    c1 = min(gw, int(tile.col_off) + w + job.halo)
-    padded = Window(c0, r0, c1 - c0, r1 - r0)
+    r0, c0 = int(padded.row_off), int(padded.col_off)
+    r1, c1 = r0 + int(padded.height), c0 + int(padded.width)
     rb, ra = readers
     b, a = rb.read(padded), ra.read(padded)
     valid = b.valid & a.valid
@@ -257,9 +282,13 @@ def _run_tiles(
     """Process tiles on ``workers`` threads, yielding results in tile order.
 
     Each thread opens its own readers and closes them itself: rasterio handles
-    and GDAL's environment belong to the thread that made them.  At most
-    ``2 * workers`` finished tiles wait for the consumer, so memory stays flat.
+    and GDAL's environment belong to the thread that made them.  The readers
+    share decoded file blocks, so the halos of neighbouring tiles do not
+    decode the same blocks again.  At most ``2 * workers`` finished tiles wait
+    for the consumer, so memory stays flat.
     """
+    planned = [w for w in (_padded(t, pair, job.halo) for t in tiles) if w is not None]
+    shared_b, shared_a = SharedBlocks(planned), SharedBlocks(planned)
     todo: queue.Queue[int] = queue.Queue()
     for i in range(len(tiles)):
         todo.put(i)
@@ -271,8 +300,8 @@ def _run_tiles(
     def work() -> None:
         try:
             with (
-                StackReader(pair.before, pair.grid) as rb,
-                StackReader(pair.after, pair.grid) as ra,
+                StackReader(pair.before, pair.grid, shared=shared_b) as rb,
+                StackReader(pair.after, pair.grid, shared=shared_a) as ra,
             ):
                 while not stop.is_set():
                     # slot first, then tile: tiles are taken in order, each with its slot, so
@@ -344,7 +373,7 @@ def detect_pair(
     method = choose_method(pair, options.method)
     if "GDAL_CACHEMAX" not in os.environ:
         set_gdal_config("GDAL_CACHEMAX", GDAL_CACHE_MB)
-    sample = read_sample(pair)
+    sample = read_sample(pair, max(1, options.workers))
     fitted = method.fit(sample)
     del sample  # the fit keeps what it needs; the sample's pixels are not needed any more
     defaults = method.cleanup(pair.pixel_size_m)

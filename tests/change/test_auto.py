@@ -118,6 +118,47 @@ def test_seed_test_is_stricter_valid_and_local() -> None:
     np.testing.assert_array_equal(neighbourhood_seed_pvalue(p, 0), p)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (2, 3), (41, 57)])
+def test_3x3_seed_kernel_equals_the_general_simes_bit_for_bit(shape: tuple[int, int]) -> None:
+    from sitewatch.change.stats import _seed_3x3, _simes_box
+
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    p = rng.uniform(size=shape).astype(np.float32)
+    for value, share in ((np.nan, 0.1), (1e-5, 0.1), (0.0, 0.05), (1.0, 0.05), (0.3, 0.2)):
+        p[rng.uniform(size=shape) < share] = value  # not judged, seeds, bounds and ties
+    expected = np.maximum(p, _simes_box(p, 1))
+    np.testing.assert_array_equal(_seed_3x3(p).view(np.int32), expected.view(np.int32))
+
+
+@pytest.mark.parametrize("columns", [1, 7, 1 << 20])
+def test_chunked_projection_equals_tensordot(monkeypatch, columns: int) -> None:
+    from sitewatch.change import auto
+
+    monkeypatch.setattr(auto, "_PROJECT_COLUMNS", columns)
+    rng = np.random.default_rng(columns)
+    x = (rng.uniform(size=(4, 9, 11)) * 3000).astype(np.float32)
+    coef = (rng.normal(size=(4, 3)) / 1000).astype(np.float32)
+    expected = np.tensordot(coef.T, x, axes=1)
+    got = auto._project(coef, x)
+    assert got.shape == (3, 9, 11)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_fit_does_not_depend_on_its_thread_count(monkeypatch) -> None:
+    from sitewatch.change import auto
+
+    blocks = [_scene(s, (48, 40)) for s in (21, 22, 23)]
+    sample = PairSample(
+        [b for b, _, _ in blocks], [a for _, a, _ in blocks], [v for *_, v in blocks]
+    )
+    fits = []
+    for threads in (1, 3):
+        monkeypatch.setattr(auto, "_FIT_THREADS", threads)
+        fits.append(AutoOpticalMethod().fit(sample))
+    assert fits[0].nulls == fits[1].nulls
+    np.testing.assert_array_equal(fits[0].transform.a, fits[1].transform.a)
+
+
 def test_registry_default_is_optical_auto() -> None:
     m = get_method("auto")
     assert isinstance(m, AutoOpticalMethod)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from rasterkit import UTM, textured, utm_transform, write_tif
 
 from sitewatch.errors import RasterReadError
 from sitewatch.io.raster import open_image
-from sitewatch.io.reader import StackReader
+from sitewatch.io.reader import SharedBlocks, StackReader
 
 
 @pytest.mark.parametrize(
@@ -158,3 +159,70 @@ def test_truncated_geotiff_opens_but_fails_to_read(tmp_path: Path) -> None:
             r.read(Window(0, 256, 512, 256))
     # GDAL's own words, not rasterio's "see previous exception"
     assert "previous exception" not in str(e.value) and "\n" not in str(e.value)
+
+
+# --------------------------------------------------------------------------- shared blocks
+
+
+def _halo_windows(height: int, width: int, tile: int, halo: int) -> list[Window]:
+    out = []
+    for r in range(0, height, tile):
+        for c in range(0, width, tile):
+            r0, c0 = max(0, r - halo), max(0, c - halo)
+            r1, c1 = min(height, r + tile + halo), min(width, c + tile + halo)
+            out.append(Window(c0, r0, c1 - c0, r1 - r0))
+    return out
+
+
+@pytest.mark.parametrize(("dtype", "nodata"), [("uint16", 0), ("int16", -9999), ("float32", None)])
+def test_shared_blocks_give_the_direct_reads_and_decode_each_block_once(
+    tmp_path: Path, dtype: str, nodata: float | None
+) -> None:
+    data = textured((3, 300, 270), base=500, spread=100).astype(dtype)
+    if nodata is not None:
+        data[1, 130:140, 5:9] = nodata
+    path = write_tif(tmp_path / "t.tif", data, nodata=nodata, tiled=True, blocksize=128)
+    stack = open_image(path)
+    windows = _halo_windows(300, 270, 100, 9)  # halos cross block edges
+    shared = SharedBlocks(windows)
+    got: dict[int, object] = {}
+
+    def work(k: int) -> None:
+        with StackReader(stack, stack.grid, shared=shared) as r:
+            for i in range(k, len(windows), 3):
+                got[i] = r.read(windows[i])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with StackReader(stack, stack.grid) as plain:
+        for i, win in enumerate(windows):
+            expected = plain.read(win)
+            np.testing.assert_array_equal(got[i].data, expected.data)  # type: ignore[attr-defined]
+            np.testing.assert_array_equal(got[i].valid, expected.valid)  # type: ignore[attr-defined]
+    assert shared.decoded == 3 * 3  # every 128 px block of 300 x 270 once, none twice
+    assert shared.held == 0  # all released after the last window that needed them
+
+
+def test_shared_blocks_leave_unplanned_windows_and_small_blocks_to_direct_reads(
+    tmp_path: Path,
+) -> None:
+    data = textured((2, 200, 200)).astype("uint16")
+    tiled = open_image(write_tif(tmp_path / "t.tif", data, tiled=True, blocksize=128))
+    striped = open_image(write_tif(tmp_path / "s.tif", data))  # strips of a few rows
+    win = Window(10, 20, 150, 160)
+    for stack, planned, decoded in ((tiled, [], 0), (striped, [win], 0), (tiled, [win], 4)):
+        shared = SharedBlocks(planned)
+        with StackReader(stack, stack.grid, shared=shared) as r:
+            np.testing.assert_array_equal(r.read(win).data, data[:, 20:180, 10:160])
+        assert shared.decoded == decoded
+
+
+def test_shared_block_read_of_a_truncated_file_fails_cleanly(tmp_path: Path) -> None:
+    stack = open_image(write_truncated(tmp_path / "cut.tif"))
+    win = Window(0, 200, 512, 312)
+    with StackReader(stack, stack.grid, shared=SharedBlocks([win])) as r:
+        with pytest.raises(RasterReadError, match=r"cut\.tif: read failed at rows .*truncated"):
+            r.read(win)

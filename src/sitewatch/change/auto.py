@@ -43,7 +43,10 @@ What it does, and why each step is there:
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numba
 import numpy as np
@@ -62,6 +65,26 @@ from .stats import (
 
 # IR-MAD's covariance needs far fewer pixels than a full-tile sample holds
 _FIT_PIXELS = 250_000
+# the fit's per-block features and per-feature nulls are independent and release the GIL
+_FIT_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+# Columns per 4 x 4 matrix product below: few enough that OpenBLAS computes each product on
+# the calling thread (it splits gemm over threads from m * n * k >= 262144 on), so the tile
+# workers are not joined by BLAS threads that wake for a tiny product and then spin on the
+# cores the workers need.  Each output element is the same dot product either way.
+_PROJECT_COLUMNS = 8192
+
+
+def _project(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``tensordot(coef.T, x, axes=1)`` for a ``(bands, h, w)`` image, in column chunks."""
+    nb, h, w = x.shape
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(nb, h * w)
+    out = np.empty((coef.shape[1], h * w), np.float32)
+    ct = coef.T
+    for c in range(0, h * w, _PROJECT_COLUMNS):
+        np.matmul(ct, flat[:, c : c + _PROJECT_COLUMNS], out=out[:, c : c + _PROJECT_COLUMNS])
+    return out.reshape(coef.shape[1], h, w)
 
 
 def _mad_parts(
@@ -71,10 +94,9 @@ def _mad_parts(
     ax = (t.a / t.scale).astype(np.float32)
     by = (t.b / t.scale).astype(np.float32)
     off = ((t.mean_x @ t.a - t.mean_y @ t.b + t.centre) / t.scale).astype(np.float32)
-    pb = np.tensordot(ax.T, before.astype(np.float32, copy=False), axes=1)
+    pb = _project(ax, before)
     pb -= off[:, None, None]
-    pa = np.tensordot(by.T, after.astype(np.float32, copy=False), axes=1)
-    return pb, pa
+    return pb, _project(by, after)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -122,34 +144,83 @@ def _shift_min_both(pb: np.ndarray, pa: np.ndarray) -> np.ndarray:  # pragma: no
 
 
 @numba.njit(nogil=True, cache=True)
+def _row_sums_4(x: np.ndarray, r: int, i: int, ring: np.ndarray) -> None:  # pragma: no cover
+    """Running ``(2r+1)``-sums along rows ``i..i+3`` into ``ring`` (row ``k`` at ``k % len``).
+
+    A row's running sum is one long chain of dependent adds; four rows at a
+    time give the processor four independent chains to overlap (the same
+    operations as :func:`_row_sums_1`, so the same result).
+    """
+    w = x.shape[1]
+    m = ring.shape[0]
+    t0, t1, t2, t3 = ring[i % m], ring[(i + 1) % m], ring[(i + 2) % m], ring[(i + 3) % m]
+    s0 = s1 = s2 = s3 = 0.0
+    for k in range(-r, r + 1):
+        kk = min(max(k, 0), w - 1)
+        s0 += x[i, kk]
+        s1 += x[i + 1, kk]
+        s2 += x[i + 2, kk]
+        s3 += x[i + 3, kk]
+    t0[0], t1[0], t2[0], t3[0] = s0, s1, s2, s3
+    for j in range(1, w):
+        ja, jb = min(j + r, w - 1), max(j - r - 1, 0)
+        s0 += x[i, ja] - x[i, jb]
+        s1 += x[i + 1, ja] - x[i + 1, jb]
+        s2 += x[i + 2, ja] - x[i + 2, jb]
+        s3 += x[i + 3, ja] - x[i + 3, jb]
+        t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
+
+
+@numba.njit(nogil=True, cache=True)
+def _row_sums_1(x: np.ndarray, r: int, i: int, ring: np.ndarray) -> None:  # pragma: no cover
+    """Running ``(2r+1)``-sum along row ``i`` into ``ring`` (edges replicated)."""
+    w = x.shape[1]
+    t = ring[i % ring.shape[0]]
+    s = 0.0
+    for k in range(-r, r + 1):
+        s += x[i, min(max(k, 0), w - 1)]
+    t[0] = s
+    for j in range(1, w):
+        s += x[i, min(j + r, w - 1)] - x[i, max(j - r - 1, 0)]
+        t[j] = s
+
+
+@numba.njit(nogil=True, cache=True)
 def _box_mean(x: np.ndarray, r: int) -> np.ndarray:  # pragma: no cover - jitted
     """Mean over the ``(2r+1)^2`` box, edges replicated (``uniform_filter`` mode ``nearest``).
 
     Two separable running sums accumulated in float64: a few operations per
-    pixel whatever the radius, and no float32 drift.
+    pixel whatever the radius, and no float32 drift.  The row sums live in a
+    ring of ``2r + 6`` rows, filled just ahead of the column sums that
+    consume them, so they stay in cache instead of making a float64 copy of
+    the image.
     """
     h, w = x.shape
-    tmp = np.empty((h, w), np.float64)
-    for i in range(h):
-        s = 0.0
-        for k in range(-r, r + 1):
-            s += x[i, min(max(k, 0), w - 1)]
-        tmp[i, 0] = s
-        for j in range(1, w):
-            s += x[i, min(j + r, w - 1)] - x[i, max(j - r - 1, 0)]
-            tmp[i, j] = s
+    ring = np.empty((2 * r + 6, w), np.float64)
+    done = 0  # rows summed into the ring so far
     norm = 1.0 / ((2 * r + 1) * (2 * r + 1))
     out = np.empty((h, w), np.float32)
     acc = np.zeros(w, np.float64)
-    for k in range(-r, r + 1):
-        row = tmp[min(max(k, 0), h - 1)]
-        for j in range(w):
-            acc[j] += row[j]
-    for j in range(w):
-        out[0, j] = acc[j] * norm
-    for i in range(1, h):
-        add = tmp[min(i + r, h - 1)]
-        sub = tmp[max(i - r - 1, 0)]
+    for i in range(h):
+        # rows up to i + r must be summed; rows from i - r - 1 on must still be in the ring
+        need = min(i + r, h - 1)
+        while done <= need:
+            if done + 4 <= h:
+                _row_sums_4(x, r, done, ring)
+                done += 4
+            else:
+                _row_sums_1(x, r, done, ring)
+                done += 1
+        if i == 0:
+            for k in range(-r, r + 1):
+                row = ring[min(max(k, 0), h - 1) % ring.shape[0]]
+                for j in range(w):
+                    acc[j] += row[j]
+            for j in range(w):
+                out[0, j] = acc[j] * norm
+            continue
+        add = ring[need % ring.shape[0]]
+        sub = ring[max(i - r - 1, 0) % ring.shape[0]]
         for j in range(w):
             acc[j] += add[j] - sub[j]
             out[i, j] = acc[j] * norm
@@ -168,6 +239,18 @@ def _local_mean(x: np.ndarray, valid: np.ndarray, r: int, weight: np.ndarray | N
         out = num / weight
     out[weight < 1e-6] = np.nan
     return out
+
+
+def _valid_features(
+    t: MADTransform,
+    radii: tuple[int, ...],
+    before: np.ndarray,
+    after: np.ndarray,
+    valid: np.ndarray,
+) -> list[np.ndarray]:
+    """The features of one sample block at its valid pixels (see :func:`_features`)."""
+    pb, pa = _mad_parts(t, before, after)
+    return [f[valid] for f in _features(pb, pa, valid, radii)]
 
 
 def _features(
@@ -265,15 +348,17 @@ class AutoOpticalMethod:
         x, y = sample_pixels(sample, _FIT_PIXELS)
         t = fit_irmad(x, y, max_iter=20)
         radii = self.pixel_radii(sample.pixel_size_m)
-        per_feature: list[list[np.ndarray]] = [[] for _ in range(2 * len(radii))]
-        for b, a, v in zip(sample.before, sample.after, sample.valid):
-            pb, pa = _mad_parts(t, b, a)
-            for store, f in zip(per_feature, _features(pb, pa, v, radii)):
-                store.append(f[v])
-        nulls = tuple(
-            fit_robust_null(np.concatenate(fs), lower=self.lower, upper=self.upper)
-            for fs in per_feature
-        )
+        with ThreadPoolExecutor(_FIT_THREADS) as pool:
+            blocks = list(
+                pool.map(
+                    partial(_valid_features, t, radii), sample.before, sample.after, sample.valid
+                )
+            )
+            per_feature = [np.concatenate(fs) for fs in zip(*blocks)]
+            del blocks
+            nulls = tuple(
+                pool.map(partial(fit_robust_null, lower=self.lower, upper=self.upper), per_feature)
+            )
         seed = max(0, self.seed_px)
         return FittedAuto(t, nulls, radii, sample.n_bands, max(radii) + 1 + seed, seed)
 

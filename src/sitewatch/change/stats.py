@@ -35,7 +35,9 @@ def sample_pixels(
         When fewer than ``MIN_VALID_PIXELS`` pixels are valid.
     """
     check_sample(sample)
-    x, y = sample.valid_pixels()
+    # subsample in the blocks' own dtype and widen only the pixels kept
+    x = np.concatenate([b[:, v].T for b, v in zip(sample.before, sample.valid)])
+    y = np.concatenate([a[:, v].T for a, v in zip(sample.after, sample.valid)])
     finite = np.all(np.isfinite(x), axis=1) & np.all(np.isfinite(y), axis=1)
     if not finite.all():
         x, y = x[finite], y[finite]
@@ -47,7 +49,7 @@ def sample_pixels(
     if max_pixels is not None and x.shape[0] > max_pixels:
         step = int(np.ceil(x.shape[0] / max_pixels))
         x, y = x[::step], y[::step]
-    return x, y
+    return x.astype(np.float64), y.astype(np.float64)
 
 
 def check_sample(sample: PairSample) -> None:
@@ -159,6 +161,25 @@ def canonical_pairs(
     return mx, my, a[:, order], b[:, order], rho
 
 
+# Rows per thin matrix product in the IR-MAD iterations: few enough that OpenBLAS computes
+# each product on the calling thread (it splits gemm over threads from m * n * k >= 262144
+# on), so no BLAS thread wakes for a (n, 4) x (4, 4) product and then spins on a core the
+# rest of the run needs.  Each output element is the same dot product either way.
+_THIN_ROWS = 8192
+
+
+def _thin_matmul(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x @ m`` for a tall ``(n, k)`` ``x`` and a small ``(k, j)`` ``m``, in row chunks."""
+    n = x.shape[0]
+    out = np.empty((n, m.shape[1]), np.result_type(x, m))
+    starts = list(range(0, n, _THIN_ROWS))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()  # a one-row product goes through gemv, which rounds differently
+    for r0, r1 in zip(starts, [*starts[1:], n]):
+        np.matmul(x[r0:r1], m, out=out[r0:r1])
+    return out
+
+
 def fit_irmad(
     x: np.ndarray,
     y: np.ndarray,
@@ -210,11 +231,11 @@ def fit_irmad(
         if not reweight or np.max(np.abs(rho - rho_old)) < tol:
             break
         rho_old = rho
-        m = (x - mx) @ a - (y - my) @ b
+        m = _thin_matmul(x - mx, a) - _thin_matmul(y - my, b)
         var = np.maximum(2.0 * (1.0 - rho), 1e-12)
         chi = np.sum(m * m / var, axis=1)
         w = special.chdtrc(n_bands, chi)
-    m = (x - mx) @ a - (y - my) @ b
+    m = _thin_matmul(x - mx, a) - _thin_matmul(y - my, b)
     centre = np.median(m, axis=0)
     scale = robust_sigma(m, axis=0)
     scale = np.where(scale > 0, scale, np.maximum(m.std(axis=0), 1e-12))
@@ -413,6 +434,73 @@ def _simes_box(p: np.ndarray, radius: int) -> np.ndarray:  # pragma: no cover - 
     return out
 
 
+@numba.njit(inline="always")
+def _ordered(a: float, b: float) -> tuple[float, float]:  # pragma: no cover - jitted
+    return (a, b) if a < b else (b, a)
+
+
+@numba.njit(nogil=True, cache=True)
+def _seed_3x3(p: np.ndarray) -> np.ndarray:  # pragma: no cover - jitted
+    """``max(p, Simes p-value of the 3x3 box)``, NaN kept; the same values as ``_simes_box(p, 1)``.
+
+    The seed radius of the default method, made cheap: each column triple is
+    sorted once per row and shared by the three boxes that contain it, then a
+    16-comparator network merges three sorted triples into the sorted box
+    (Knuth's 25-comparator network for nine inputs, minus its first layer).
+    No branch depends on the data, so the row loop vectorises.
+    """
+    h, w = p.shape
+    one = np.float32(1.0)
+    # NaN and pixels outside the image count as 1 and never seed
+    q = np.full((h + 2, w + 2), one, np.float32)
+    for i in range(h):
+        for j in range(w):
+            v = p[i, j]
+            q[i + 1, j + 1] = v if v == v else one
+    lo = np.empty(w + 2, np.float32)
+    mid = np.empty(w + 2, np.float32)
+    hi = np.empty(w + 2, np.float32)
+    out = np.empty((h, w), np.float32)
+    for i in range(h):
+        for j in range(w + 2):
+            a, b = _ordered(q[i, j], q[i + 1, j])
+            b, c = _ordered(b, q[i + 2, j])
+            a, b = _ordered(a, b)
+            lo[j], mid[j], hi[j] = a, b, c
+        for j in range(w):
+            v0, v1, v2 = lo[j], mid[j], hi[j]
+            v3, v4, v5 = lo[j + 1], mid[j + 1], hi[j + 1]
+            v6, v7, v8 = lo[j + 2], mid[j + 2], hi[j + 2]
+            v0, v3 = _ordered(v0, v3)
+            v3, v6 = _ordered(v3, v6)
+            v0, v3 = _ordered(v0, v3)
+            v1, v4 = _ordered(v1, v4)
+            v4, v7 = _ordered(v4, v7)
+            v1, v4 = _ordered(v1, v4)
+            v2, v5 = _ordered(v2, v5)
+            v5, v8 = _ordered(v5, v8)
+            v2, v5 = _ordered(v2, v5)
+            v1, v3 = _ordered(v1, v3)
+            v5, v7 = _ordered(v5, v7)
+            v2, v6 = _ordered(v2, v6)
+            v4, v6 = _ordered(v4, v6)
+            v2, v4 = _ordered(v2, v4)
+            v2, v3 = _ordered(v2, v3)
+            v5, v6 = _ordered(v5, v6)
+            # min_k 9 p_(k) / k in float64, as _simes_box computes it, so values match bit for bit
+            best = 1.0
+            for c in (
+                np.float64(v0) * 9 / 1, np.float64(v1) * 9 / 2, np.float64(v2) * 9 / 3,
+                np.float64(v3) * 9 / 4, np.float64(v4) * 9 / 5, np.float64(v5) * 9 / 6,
+                np.float64(v6) * 9 / 7, np.float64(v7) * 9 / 8, np.float64(v8) * 9 / 9,
+            ):  # fmt: skip
+                best = c if c < best else best
+            s = np.float32(best)
+            x = p[i, j]
+            out[i, j] = s if s > x else x  # x NaN: the comparison is False, NaN kept
+    return out
+
+
 def neighbourhood_seed_pvalue(p: np.ndarray, radius: int) -> np.ndarray:
     """Intersection of a pixel's p-value with a Simes test of its neighbourhood.
 
@@ -431,5 +519,7 @@ def neighbourhood_seed_pvalue(p: np.ndarray, radius: int) -> np.ndarray:
     p = np.ascontiguousarray(p, dtype=np.float32)
     if radius <= 0:
         return p
+    if radius == 1:
+        return _seed_3x3(p)
     out = np.maximum(p, _simes_box(p, radius))  # NaN propagates
     return np.asarray(out, dtype=np.float32)
