@@ -57,11 +57,13 @@ def test_no_change_gives_few_alarms(seed: int) -> None:
     assert _decide(AutoOpticalMethod(), b, a, v, None).mean() < 0.005
 
 
-def test_tiles_with_halo_match_whole_image() -> None:
+@pytest.mark.parametrize("names", [(), ("red", "green", "blue", "nir")])
+def test_tiles_with_halo_match_whole_image(names: tuple[str, ...]) -> None:
     b, a, v = _scene(4, (150, 170))
     a[:, 30:60, 100:140] += 20.0
     v[0:5, :] = False
-    fitted = AutoOpticalMethod().fit(PairSample([b], [a], [v]))
+    fitted = AutoOpticalMethod().fit(PairSample([b], [a], [v], band_names=names))
+    assert (fitted.surface is not None) == bool(names)  # RGB in pixel space: surface test on
     whole = fitted.score(b, a, v).p_value
     h = fitted.halo
     y0, y1, x0, x1 = 50, 100, 60, 120
@@ -157,6 +159,34 @@ def test_fit_does_not_depend_on_its_thread_count(monkeypatch) -> None:
         fits.append(AutoOpticalMethod().fit(sample))
     assert fits[0].nulls == fits[1].nulls
     np.testing.assert_array_equal(fits[0].transform.a, fits[1].transform.a)
+
+
+@pytest.mark.parametrize(
+    ("names", "px", "radius"),
+    [
+        (("blue", "green", "red", "nir"), 10.0, None),  # Sentinel-2 and OSCD: untouched
+        (("blue", "green", "red", "nir", "swir16", "swir22"), 30.0, None),
+        (("red", "green", "blue"), 3.0, None),
+        (("band1", "band2", "band3"), None, None),
+        (("red", "green", "blue"), None, 4),
+        (("blue", "green", "red", "nir"), 0.5, 4),
+        (("red", "green", "blue"), 2.0, 1),
+    ],
+)
+def test_surface_test_only_on_vhr_rgb(
+    names: tuple[str, ...], px: float | None, radius: int | None
+) -> None:
+    scenes = [_scene(s, (64, 64)) for s in (5, 6)]
+    b, a = (np.concatenate([sc[i] for sc in scenes])[: len(names)] for i in (0, 1))
+    v = scenes[0][2]
+    method = AutoOpticalMethod()
+    fitted = method.fit(PairSample([b], [a], [v], px, names))
+    if radius is None:
+        assert fitted.surface is None
+        assert fitted.halo == max(method.pixel_radii(px)) + 2
+    else:
+        assert fitted.surface is not None and fitted.surface.radius == radius
+        assert fitted.halo >= radius + 2
 
 
 def test_registry_default_is_optical_auto() -> None:
@@ -255,16 +285,14 @@ def test_misregistration_kernel_matches_reference(shape: tuple[int, int, int]) -
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (37, 53)])
 @pytest.mark.parametrize("r", [1, 2, 5])
-def test_box_mean_matches_uniform_filter(shape: tuple[int, int], r: int) -> None:
-    from sitewatch.change.auto import _box_mean, _local_mean
-    from sitewatch.change.stats import box_weight, local_mean
+def test_masked_local_mean_matches_stats_local_mean(shape: tuple[int, int], r: int) -> None:
+    from sitewatch.change.auto import _local_mean
+    from sitewatch.change.stats import box_mean, box_weight, local_mean
 
     rng = np.random.default_rng(r)
     x = (rng.normal(size=shape) * 10 + 100).astype(np.float32)
-    expected = ndi.uniform_filter(x, 2 * r + 1, mode="nearest")
-    np.testing.assert_allclose(_box_mean(x, r), expected, rtol=1e-5)
     v = rng.uniform(size=shape) > 0.3
-    w = None if v.all() else _box_mean(v.astype(np.float32), r)
+    w = None if v.all() else box_mean(v.astype(np.float32), r)
     np.testing.assert_allclose(
         _local_mean(x, v, r, w), local_mean(x, v, r, box_weight(v, r)), rtol=1e-5
     )

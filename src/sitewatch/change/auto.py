@@ -39,6 +39,15 @@ What it does, and why each step is there:
    and it removes the seedless speckle that multiple testing over a large
    image produces.
 7. Default clean-up drops regions smaller than the smallest test window.
+8. On very-high-resolution RGB pairs only (named red, green and blue bands,
+   pixels of 2 m or finer or pixel space), a second test joins by a
+   Bonferroni union (see :mod:`~sitewatch.change.surface`): a *new man-made
+   surface*, where AFTER is achromatic (grey roof, pavement) beyond its
+   natural class while BEFORE was natural or markedly more colourful, after
+   matching BEFORE's bands to AFTER on IR-MAD's invariant pixels.  When a
+   whole scene changes (cleared soil, new lawn) the robust null absorbs that
+   bulk change and misses the buildings; greyness still singles them out.
+   Coarser pixels mix a roof with its surroundings, so the test is off there.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ from .base import ChangeScore, CleanupDefaults, PairSample, SensorKind
 from .stats import (
     MADTransform,
     RobustNull,
+    box_mean,
     check_tile,
     fit_irmad,
     fit_robust_null,
@@ -62,11 +72,14 @@ from .stats import (
     normal_sf,
     sample_pixels,
 )
+from .surface import NewSurfaceTest, fit_new_surface_test, rgb_indices
 
 # IR-MAD's covariance needs far fewer pixels than a full-tile sample holds
 _FIT_PIXELS = 250_000
 # the fit's per-block features and per-feature nulls are independent and release the GIL
 _FIT_THREADS = max(1, min(4, os.cpu_count() or 1))
+# the coarsest pixel at which a roof spans many pixels, and the surface test's window radius
+_VHR_MAX_M = 2.0
 
 
 # Columns per 4 x 4 matrix product below: few enough that OpenBLAS computes each product on
@@ -143,102 +156,24 @@ def _shift_min_both(pb: np.ndarray, pa: np.ndarray) -> np.ndarray:  # pragma: no
     return np.maximum(best_b, best_a)
 
 
-@numba.njit(nogil=True, cache=True)
-def _row_sums_4(x: np.ndarray, r: int, i: int, ring: np.ndarray) -> None:  # pragma: no cover
-    """Running ``(2r+1)``-sums along rows ``i..i+3`` into ``ring`` (row ``k`` at ``k % len``).
-
-    A row's running sum is one long chain of dependent adds; four rows at a
-    time give the processor four independent chains to overlap (the same
-    operations as :func:`_row_sums_1`, so the same result).
-    """
-    w = x.shape[1]
-    m = ring.shape[0]
-    t0, t1, t2, t3 = ring[i % m], ring[(i + 1) % m], ring[(i + 2) % m], ring[(i + 3) % m]
-    s0 = s1 = s2 = s3 = 0.0
-    for k in range(-r, r + 1):
-        kk = min(max(k, 0), w - 1)
-        s0 += x[i, kk]
-        s1 += x[i + 1, kk]
-        s2 += x[i + 2, kk]
-        s3 += x[i + 3, kk]
-    t0[0], t1[0], t2[0], t3[0] = s0, s1, s2, s3
-    for j in range(1, w):
-        ja, jb = min(j + r, w - 1), max(j - r - 1, 0)
-        s0 += x[i, ja] - x[i, jb]
-        s1 += x[i + 1, ja] - x[i + 1, jb]
-        s2 += x[i + 2, ja] - x[i + 2, jb]
-        s3 += x[i + 3, ja] - x[i + 3, jb]
-        t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
-
-
-@numba.njit(nogil=True, cache=True)
-def _row_sums_1(x: np.ndarray, r: int, i: int, ring: np.ndarray) -> None:  # pragma: no cover
-    """Running ``(2r+1)``-sum along row ``i`` into ``ring`` (edges replicated)."""
-    w = x.shape[1]
-    t = ring[i % ring.shape[0]]
-    s = 0.0
-    for k in range(-r, r + 1):
-        s += x[i, min(max(k, 0), w - 1)]
-    t[0] = s
-    for j in range(1, w):
-        s += x[i, min(j + r, w - 1)] - x[i, max(j - r - 1, 0)]
-        t[j] = s
-
-
-@numba.njit(nogil=True, cache=True)
-def _box_mean(x: np.ndarray, r: int) -> np.ndarray:  # pragma: no cover - jitted
-    """Mean over the ``(2r+1)^2`` box, edges replicated (``uniform_filter`` mode ``nearest``).
-
-    Two separable running sums accumulated in float64: a few operations per
-    pixel whatever the radius, and no float32 drift.  The row sums live in a
-    ring of ``2r + 6`` rows, filled just ahead of the column sums that
-    consume them, so they stay in cache instead of making a float64 copy of
-    the image.
-    """
-    h, w = x.shape
-    ring = np.empty((2 * r + 6, w), np.float64)
-    done = 0  # rows summed into the ring so far
-    norm = 1.0 / ((2 * r + 1) * (2 * r + 1))
-    out = np.empty((h, w), np.float32)
-    acc = np.zeros(w, np.float64)
-    for i in range(h):
-        # rows up to i + r must be summed; rows from i - r - 1 on must still be in the ring
-        need = min(i + r, h - 1)
-        while done <= need:
-            if done + 4 <= h:
-                _row_sums_4(x, r, done, ring)
-                done += 4
-            else:
-                _row_sums_1(x, r, done, ring)
-                done += 1
-        if i == 0:
-            for k in range(-r, r + 1):
-                row = ring[min(max(k, 0), h - 1) % ring.shape[0]]
-                for j in range(w):
-                    acc[j] += row[j]
-            for j in range(w):
-                out[0, j] = acc[j] * norm
-            continue
-        add = ring[need % ring.shape[0]]
-        sub = ring[max(i - r - 1, 0) % ring.shape[0]]
-        for j in range(w):
-            acc[j] += add[j] - sub[j]
-            out[i, j] = acc[j] * norm
-    return out
-
-
 def _local_mean(x: np.ndarray, valid: np.ndarray, r: int, weight: np.ndarray | None) -> np.ndarray:
     """Mean of ``x`` over the valid pixels of the box; NaN where none is valid.
 
     ``weight`` is the box mean of ``valid`` (None when every pixel is valid).
     """
     if weight is None:
-        return _box_mean(np.ascontiguousarray(x, dtype=np.float32), r)
-    num = _box_mean(np.where(valid, x, np.float32(0)).astype(np.float32, copy=False), r)
+        return box_mean(np.ascontiguousarray(x, dtype=np.float32), r)
+    num = box_mean(np.where(valid, x, np.float32(0)).astype(np.float32, copy=False), r)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / weight
     out[weight < 1e-6] = np.nan
     return out
+
+
+def _mad_chi2(t: MADTransform, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """IR-MAD change statistic of a block: squared length of the standardised variates."""
+    pb, pa = _mad_parts(t, before, after)
+    return ((pb - pa) ** 2).sum(axis=0)
 
 
 def _valid_features(
@@ -262,7 +197,7 @@ def _features(
     all_valid = bool(valid.all())
     out: list[np.ndarray] = []
     for r in radii:
-        weight = None if all_valid else _box_mean(valid.astype(np.float32), r)
+        weight = None if all_valid else box_mean(valid.astype(np.float32), r)
         out.append(_local_mean(smin, valid, r, weight))
         acc = np.zeros(valid.shape, np.float32)
         for v in variates:
@@ -282,12 +217,17 @@ class FittedAuto:
     n_bands: int
     halo: int
     seed_radius: int = 0
+    surface: NewSurfaceTest | None = None
 
     def score(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> ChangeScore:
-        """Score one tile: intersection over scales, then the neighbourhood seed test.
+        """Score one tile: intersection over scales, surface union, then the seed test.
 
-        The statistic is the smallest per-feature z-score (before the seed
-        test); the p-value is the seeded one, on which decisions are made.
+        The union with the new-man-made-surface test applies only when it was
+        fitted (see :meth:`AutoOpticalMethod.fit`).
+
+        The statistic is the smallest per-feature z-score (before the union
+        and the seed test); the p-value is the seeded one, on which decisions
+        are made.
         """
         check_tile(before, after, valid, self.n_bands)
         pb, pa = _mad_parts(self.transform, before, after)
@@ -297,7 +237,15 @@ class FittedAuto:
             zmin = z if zmin is None else np.fmin(zmin, z, out=zmin)
         assert zmin is not None
         zmin[~valid] = np.nan
-        return ChangeScore(zmin, neighbourhood_seed_pvalue(normal_sf(zmin), self.seed_radius))
+        p = normal_sf(zmin)
+        if self.surface is not None:
+            # Bonferroni union with the new-man-made-surface test: valid at alpha whatever
+            # the two tests' dependence
+            p = np.minimum(
+                np.float32(1), np.float32(2) * np.fmin(p, self.surface.pvalue(before, after))
+            )
+            p[~valid] = np.nan
+        return ChangeScore(zmin, neighbourhood_seed_pvalue(p, self.seed_radius))
 
 
 @dataclass
@@ -344,7 +292,11 @@ class AutoOpticalMethod:
         return tuple(r for k, r in enumerate(radii) if k == 0 or r <= r_max)
 
     def fit(self, sample: PairSample) -> FittedAuto:
-        """Fit IR-MAD on the sample, then the robust null of every feature."""
+        """Fit IR-MAD, the robust null of every feature and, on VHR RGB, the surface test.
+
+        The surface test (step 8 of the module docstring) reads IR-MAD's
+        change statistic on the sample to pick its invariant pixels.
+        """
         x, y = sample_pixels(sample, _FIT_PIXELS)
         t = fit_irmad(x, y, max_iter=20)
         radii = self.pixel_radii(sample.pixel_size_m)
@@ -359,8 +311,19 @@ class AutoOpticalMethod:
             nulls = tuple(
                 pool.map(partial(fit_robust_null, lower=self.lower, upper=self.upper), per_feature)
             )
-        seed = max(0, self.seed_px)
-        return FittedAuto(t, nulls, radii, sample.n_bands, max(radii) + 1 + seed, seed)
+            seed = max(0, self.seed_px)
+            halo = max(radii) + 1 + seed
+            surface = None
+            rgb = rgb_indices(sample.band_names)
+            px = sample.pixel_size_m
+            if rgb is not None and (px is None or px <= _VHR_MAX_M):
+                s_radius = max(self.radii_px) if px is None else max(1, round(_VHR_MAX_M / px))
+                chi2 = list(pool.map(partial(_mad_chi2, t), sample.before, sample.after))
+                surface = fit_new_surface_test(
+                    sample.before, sample.after, sample.valid, chi2, rgb, s_radius
+                )
+                halo = max(halo, s_radius + 1 + seed)
+        return FittedAuto(t, nulls, radii, sample.n_bands, halo, seed, surface)
 
     def cleanup(self, pixel_size_m: float | None) -> CleanupDefaults:
         """Drop regions smaller than the smallest test window (its resolution)."""

@@ -264,6 +264,90 @@ def chi2_sf(x: np.ndarray, dof: float) -> np.ndarray:
 # local (tile-wise) operations
 
 
+@numba.njit(nogil=True, cache=True)
+def _row_sums_4(x: np.ndarray, r: int, i: int, ring: np.ndarray) -> None:  # pragma: no cover
+    """Running ``(2r+1)``-sums along rows ``i..i+3`` into ``ring`` (row ``k`` at ``k % len``).
+
+    A row's running sum is one long chain of dependent adds; four rows at a
+    time give the processor four independent chains to overlap (the same
+    operations as :func:`_row_sums_1`, so the same result).
+    """
+    w = x.shape[1]
+    m = ring.shape[0]
+    t0, t1, t2, t3 = ring[i % m], ring[(i + 1) % m], ring[(i + 2) % m], ring[(i + 3) % m]
+    s0 = s1 = s2 = s3 = 0.0
+    for k in range(-r, r + 1):
+        kk = min(max(k, 0), w - 1)
+        s0 += x[i, kk]
+        s1 += x[i + 1, kk]
+        s2 += x[i + 2, kk]
+        s3 += x[i + 3, kk]
+    t0[0], t1[0], t2[0], t3[0] = s0, s1, s2, s3
+    for j in range(1, w):
+        ja, jb = min(j + r, w - 1), max(j - r - 1, 0)
+        s0 += x[i, ja] - x[i, jb]
+        s1 += x[i + 1, ja] - x[i + 1, jb]
+        s2 += x[i + 2, ja] - x[i + 2, jb]
+        s3 += x[i + 3, ja] - x[i + 3, jb]
+        t0[j], t1[j], t2[j], t3[j] = s0, s1, s2, s3
+
+
+@numba.njit(nogil=True, cache=True)
+def _row_sums_1(x: np.ndarray, r: int, i: int, ring: np.ndarray) -> None:  # pragma: no cover
+    """Running ``(2r+1)``-sum along row ``i`` into ``ring`` (edges replicated)."""
+    w = x.shape[1]
+    t = ring[i % ring.shape[0]]
+    s = 0.0
+    for k in range(-r, r + 1):
+        s += x[i, min(max(k, 0), w - 1)]
+    t[0] = s
+    for j in range(1, w):
+        s += x[i, min(j + r, w - 1)] - x[i, max(j - r - 1, 0)]
+        t[j] = s
+
+
+@numba.njit(nogil=True, cache=True)
+def box_mean(x: np.ndarray, r: int) -> np.ndarray:  # pragma: no cover - jitted
+    """Mean over the ``(2r+1)^2`` box, edges replicated (``uniform_filter`` mode ``nearest``).
+
+    Two separable running sums accumulated in float64: a few operations per
+    pixel whatever the radius, and no float32 drift.  The row sums live in a
+    ring of ``2r + 6`` rows, filled just ahead of the column sums that
+    consume them, so they stay in cache instead of making a float64 copy of
+    the image.
+    """
+    h, w = x.shape
+    ring = np.empty((2 * r + 6, w), np.float64)
+    done = 0  # rows summed into the ring so far
+    norm = 1.0 / ((2 * r + 1) * (2 * r + 1))
+    out = np.empty((h, w), np.float32)
+    acc = np.zeros(w, np.float64)
+    for i in range(h):
+        # rows up to i + r must be summed; rows from i - r - 1 on must still be in the ring
+        need = min(i + r, h - 1)
+        while done <= need:
+            if done + 4 <= h:
+                _row_sums_4(x, r, done, ring)
+                done += 4
+            else:
+                _row_sums_1(x, r, done, ring)
+                done += 1
+        if i == 0:
+            for k in range(-r, r + 1):
+                row = ring[min(max(k, 0), h - 1) % ring.shape[0]]
+                for j in range(w):
+                    acc[j] += row[j]
+            for j in range(w):
+                out[0, j] = acc[j] * norm
+            continue
+        add = ring[need % ring.shape[0]]
+        sub = ring[max(i - r - 1, 0) % ring.shape[0]]
+        for j in range(w):
+            acc[j] += add[j] - sub[j]
+            out[i, j] = acc[j] * norm
+    return out
+
+
 def box_weight(valid: np.ndarray, radius: int) -> np.ndarray | None:
     """Share of valid pixels in each ``(2r+1)^2`` box, or None when all are valid."""
     if radius <= 0 or valid.all():
