@@ -72,7 +72,7 @@ def report_inputs(result: RunResult, assessment: Assessment) -> ReportInputs:
             for r in result.scenes
         ),
         None if series is None
-        else ImageSeries(series.dates, series.bands, series.data, valid=series.clear),
+        else ImageSeries(series.dates, series.bands, series.data, valid=series.valid),
         None if radar is None
         else RadarSeries(radar.dates, radar.bands, radar.data, radar.valid, radar.scene_ids),
     )  # fmt: skip

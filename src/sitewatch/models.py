@@ -520,3 +520,23 @@ class Assessment:
 
 
 __all__ += ["STATUS_LEVELS", "Assessment", "IndicatorResult", "StatusLevel", "StatusPoint"]
+
+
+@dataclass(frozen=True)
+class SceneSeries:
+    """One sensor's acquisitions on the site grid as the change tests saw them.
+
+    Optical: reflectance co-registered to the alignment target and matched to the
+    reference state, ``valid`` the pixels clear and tested at each date.  Radar:
+    linear intensity, ``valid`` the pixels observed.  Kept for the evidence (chips,
+    maps); ``data`` is ``(dates, bands, h, w)`` float32.
+    """
+
+    dates: tuple[dt.date, ...]
+    scene_ids: tuple[str, ...]
+    bands: tuple[str, ...]
+    data: np.ndarray
+    valid: np.ndarray
+
+
+__all__ += ["SceneSeries"]

@@ -60,8 +60,8 @@ from .io.catalog import open_catalog
 from .io.outputs import OutputFolder, sha256_file
 from .io.raster import Grid
 from .io.scenes import common_bands, finest_pixel_m, grid_of, read_scene, site_rasters
-from .models import Event, Scene, SensorKind, Site, SiteGrid, ZoneTimelineRow
-from .pipeline_sar import RadarImages, SarScale, run_sar_series, sar_bands
+from .models import Event, Scene, SceneSeries, SensorKind, Site, SiteGrid, ZoneTimelineRow
+from .pipeline_sar import SarScale, run_sar_series, sar_bands
 from .preprocess.align import apply_shift, estimate_shift, pick_texture_band
 from .preprocess.background import block_px_for, smooth_difference
 from .preprocess.masks import (
@@ -82,7 +82,7 @@ from .timeline.fusion import fuse_events
 from .timeline.reference import ReferenceState
 from .timeline.zones import ZoneCounts, timeline_rows, zone_counts
 
-__all__ = ["AlignedSeries", "RunOptions", "RunResult", "SceneReport", "run_site"]
+__all__ = ["RunOptions", "RunResult", "SceneReport", "run_site"]
 
 Progress = Callable[[int, int], None]
 
@@ -174,22 +174,6 @@ class SceneReport:
     residual_px: float | None = None
 
 
-@dataclass(frozen=True)
-class AlignedSeries:
-    """The optical series as the change tests saw it, for evidence (chips, maps).
-
-    ``data`` is ``(dates, bands, h, w)`` float32 reflectance, co-registered to the
-    alignment target and radiometrically matched to the reference state;
-    ``clear`` marks the pixels that were clear and tested at each date.
-    """
-
-    dates: tuple[dt.date, ...]
-    scene_ids: tuple[str, ...]
-    bands: tuple[str, ...]
-    data: np.ndarray
-    clear: np.ndarray
-
-
 @dataclass
 class RunResult:
     """Result of :func:`run_site`."""
@@ -204,8 +188,8 @@ class RunResult:
     outputs: dict[str, Path]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    series: AlignedSeries | None = None
-    radar: RadarImages | None = None
+    series: SceneSeries | None = None
+    radar: SceneSeries | None = None
 
     def events_by(self) -> dict[tuple[str, str], int]:
         """Event counts per (zone or ``-``, kind)."""
@@ -495,7 +479,7 @@ class _OpticalSeries:
     rows: list[ZoneTimelineRow]
     reports: list[SceneReport]
     warnings: list[str]
-    series: AlignedSeries
+    series: SceneSeries
 
 
 def _optical_series(
@@ -647,6 +631,6 @@ def _optical_series(
         tick()
     events = tracker.finish()
     rows = timeline_rows(dates, counts, zone_names, pixel_m * pixel_m)
-    series = AlignedSeries(tuple(s.date for s in kept), tuple(s.id for s in kept), btuple,
+    series = SceneSeries(tuple(s.date for s in kept), tuple(s.id for s in kept), btuple,
                            data, clear_used)  # fmt: skip
     return _OpticalSeries(events, rows, reports, warnings, series)

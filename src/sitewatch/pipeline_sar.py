@@ -28,33 +28,19 @@ from .io.catalog import SAR_BANDS
 from .io.outputs import OutputFolder
 from .io.raster import Grid
 from .io.scenes import read_scene
-from .models import Event, Scene, Site, SiteGrid, ZoneTimelineRow
+from .models import Event, Scene, SceneSeries, Site, SiteGrid, ZoneTimelineRow
 from .preprocess.water import radar_water, water_regions
 from .timeline.events import EventTracker
 from .timeline.sar_series import SarReference
 from .timeline.zones import timeline_rows, zone_counts
 
-__all__ = ["RadarImages", "SarScale", "SarSeries", "run_sar_series", "sar_bands", "sar_scale_of"]
+__all__ = ["SarScale", "SarSeries", "run_sar_series", "sar_bands", "sar_scale_of"]
 
 SarScale = Literal["auto", "intensity", "amplitude", "db"]
 #: polarisations in the order they are stacked
 _POL_ORDER = ("vv", "vh", "hh", "hv")
 #: valid pixels the ENL estimate needs per date pooled
 _ENL_DATES = 6
-
-
-@dataclass(frozen=True)
-class RadarImages:
-    """The radar series as tested, for evidence: ``(dates, bands, h, w)`` linear intensity.
-
-    ``valid`` marks the pixels observed at each date.
-    """
-
-    dates: tuple[dt.date, ...]
-    scene_ids: tuple[str, ...]
-    bands: tuple[str, ...]
-    data: np.ndarray
-    valid: np.ndarray
 
 
 @dataclass
@@ -67,7 +53,7 @@ class SarSeries:
     reports: list[tuple[Scene, str, str]]  # scene, status, reason
     enl: tuple[float, ...] = ()
     warnings: list[str] = field(default_factory=list)
-    images: RadarImages | None = None
+    images: SceneSeries | None = None
 
 
 def sar_bands(scenes: list[Scene]) -> list[str]:
@@ -200,7 +186,7 @@ def run_sar_series(
         warnings.append(f"one radar date ({kept[0][0].id}): timeline only, nothing to compare")
     events = [dataclasses.replace(e, sensors=("sar",)) for e in tracker.finish()]
     rows = timeline_rows(dates, counts, zone_names, px_area, sensor="sar")
-    images = RadarImages(
+    images = SceneSeries(
         tuple(dates), tuple(s.id for s, _, _ in kept), tuple(bands),
         np.stack([x for _, x, _ in kept]), np.stack([v for _, _, v in kept]),
     )  # fmt: skip
