@@ -29,7 +29,6 @@ from .io.outputs import OutputFolder
 from .io.raster import Grid
 from .io.scenes import read_scene
 from .models import Event, Scene, SceneSeries, Site, SiteGrid, ZoneTimelineRow
-from .preprocess.water import radar_water, water_regions
 from .timeline.events import EventTracker
 from .timeline.sar_series import SarReference
 from .timeline.zones import timeline_rows, zone_counts
@@ -171,8 +170,6 @@ def run_sar_series(
         strong = strong_regions(
             strong, p, series_alpha(alpha, int(judged.sum()), min_area_px, len(kept))
         )
-        if strong.any():
-            strong &= ~water_regions(strong, radar_water(ref.mean()))
         new = tracker.update(
             s.date, valid, ref.signed_change(x), p_value=p, decision=raw & (strong | tracker.hold)
         )

@@ -1,6 +1,6 @@
 import numpy as np
 
-from sitewatch.preprocess.water import optical_water, radar_water, water_regions
+from sitewatch.preprocess.water import optical_water, water_regions
 
 BANDS = ("blue", "green", "red", "nir")
 WATER = np.array([700.0, 650.0, 450.0, 250.0])
@@ -29,9 +29,3 @@ def test_glint_on_the_sea_is_dropped_a_ship_is_kept() -> None:
 
 def test_no_green_or_nir_band_gives_no_water_mask() -> None:
     assert optical_water(_img(5)[:3], _img(5)[:3], ("blue", "red", "swir16")) is None
-
-
-def test_radar_water_is_dark_backscatter() -> None:
-    mean = np.full((1, 4, 4), 10 ** (-8 / 10))
-    mean[0, :, :2] = 10 ** (-22 / 10)
-    assert radar_water(mean)[:, :2].all() and not radar_water(mean)[:, 2:].any()
