@@ -23,13 +23,18 @@ def test_demo_writes_the_run_the_assessment_and_the_report(demo_run) -> None:
     out, output = demo_run
     run = out / "run"
     for name in ("events.geojson", "timeline.csv", "run.json", "assessment.json",
-                 "status.csv", "report.html"):  # fmt: skip
+                 "status.csv", "report.html", "results.json"):  # fmt: skip
         assert (run / name).is_file(), name
     assert (out / "scenario" / "truth" / "events.geojson").is_file()
     assert f"Report: {run / 'report.html'}" in output
     assessment = json.loads((run / "assessment.json").read_text())
     assert assessment["status"] in {"quiet", "activity", "elevated", "high"}
     assert assessment["summary"] and assessment["summary"].split()[0] == "As"
+    import pystac
+
+    results = pystac.ItemCollection.from_dict(json.loads((run / "results.json").read_text()))
+    assert results.items[-1].id.endswith("-run") and len(results.items) > 10
+    assert any(i.properties.get("sitewatch:sensor") == "sar" for i in results.items)
     html = (run / "report.html").read_text()
     assert "data:image/png;base64," in html and "http://" not in html.split("<body")[1]
 

@@ -1,4 +1,5 @@
-"""After a run: the assessment and the analyst's report, written into the run's folder.
+"""After a run: the assessment, the analyst's report and ``results.json`` (a STAC
+ItemCollection of the outputs), written into the run's folder.
 
 :func:`assess_and_report` evaluates the site's indicator profile on a
 :class:`~sitewatch.pipeline.RunResult` (``assessment.json``, ``status.csv``) and
@@ -16,6 +17,7 @@ from .assess import evaluate, load_profile
 from .errors import InputError
 from .io.assessment import write_assessment
 from .io.report_io import write_report
+from .io.results_stac import write_results
 from .models import Assessment
 from .pipeline import RunResult
 from .report import ImageSeries, RadarSeries, ReportInputs, SceneRecord, render_report
@@ -52,6 +54,10 @@ def assess_and_report(
     if report and (result.series is not None or result.radar is not None):
         written = write_report(result.out_dir, render_report(report_inputs(result, assessment)))
         files["report.html"] = written.html
+    used = [(r.date, r.id, r.sensor, r.source) for r in result.scenes if r.status != "skipped"]
+    files["results.json"] = write_results(
+        result.out_dir, result.site, used, {**result.outputs, **files}
+    )
     return Evidence(assessment, files)
 
 

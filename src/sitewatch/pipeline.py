@@ -172,6 +172,7 @@ class SceneReport:
     reason: str = ""
     sensor: SensorKind = "optical"
     residual_px: float | None = None
+    source: str = ""  # the href of the scene's first band, for provenance links
 
 
 @dataclass
@@ -404,7 +405,7 @@ def run_site(
             warnings += sar.warnings
             reports += [
                 SceneReport(s.id, s.date, status, 1.0 if status == "used" else 0.0,
-                            (0.0, 0.0), reason, "sar")
+                            (0.0, 0.0), reason, "sar", None, _href(s))
                 for s, status, reason in sar.reports
             ]  # fmt: skip
             events = fuse_events(events, sar.events, pixel_m * pixel_m)
@@ -450,6 +451,10 @@ def run_site(
         Path(out_dir), site, sgrid, tuple(bands), events, rows, reports, written, warnings,
         time.perf_counter() - t0, opt.series if opt else None, sar.images if sar else None,
     )  # fmt: skip
+
+
+def _href(scene: Scene) -> str:
+    return next(iter(scene.bands.values())).href
 
 
 def _finest(optical: list[Scene], bands: list[str], radar: list[Scene]) -> float | None:
@@ -623,7 +628,7 @@ def _optical_series(
         dates.append(s.date)
         reports.append(
             SceneReport(s.id, s.date, status, round(fractions[i], 4), shift, reason, "optical",
-                        residual)
+                        residual, _href(s))
         )  # fmt: skip
         clear_used[i] = clear
         if i != align_i:  # the alignment target must stay as read
