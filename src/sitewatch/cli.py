@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-
-# Before numpy loads: sitewatch's matrix products are thin ((n, 4) x (4, 4)) or run on
-# its own worker threads, where OpenBLAS's threads only spin on the cores those need.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
