@@ -27,6 +27,20 @@ def test_overlapping_events_close_in_time_fuse_into_one_surer_event() -> None:
     assert f.p_value < 1e-3
     assert f.pixel_count == 16 + 16 - 9
     assert f.kind == "appeared"
+    assert f.confirmed and f.confirmed_on == D(2019, 2, 28)  # the earlier of the two
+
+
+def test_a_second_sensor_confirms_a_pending_change() -> None:
+    import dataclasses
+
+    opt = dataclasses.replace(
+        _ev("e0001", D(2019, 3, 4), (10, 10)), confirmed=False, confirmed_on=None
+    )
+    sar = dataclasses.replace(
+        _ev("e0001", D(2019, 3, 1), (10, 10)), confirmed=False, confirmed_on=None
+    )
+    (f,) = fuse_events([opt], [sar], 9.0)
+    assert f.confirmed and f.confirmed_on == D(2019, 3, 4)
 
 
 def test_far_apart_or_distant_events_stay_apart_and_are_renumbered() -> None:

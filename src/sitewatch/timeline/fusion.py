@@ -8,6 +8,8 @@ keeps the union of the footprints, the earlier ``first_seen`` with the latest
 there is one (the radar's brightening also comes from corner reflectors and
 moisture), Fisher's combination of the two p-values (two independent
 sensors), and a score that is higher than either: ``1 - (1 - s1)(1 - s2)``.
+A persistent change is confirmed at the latest when the second sensor first
+sees it: that is an independent re-observation, as the next look would be.
 Events are then renumbered ``e0001``... by first_seen and position, as the
 tracker numbers them.  Pure numpy.
 """
@@ -60,6 +62,10 @@ def _fuse(opt: Event, sar: Event, pixel_area_m2: float) -> Event:
     for step in (*opt.growth, *sar.growth):
         steps[step.date] = max(steps.get(step.date, 0.0), step.area_m2)
     confirmed_on = [d for d in (opt.confirmed_on, sar.confirmed_on) if d is not None]
+    if opt.kind != "transient":
+        # the second sensor's first look is an independent re-observation: it settles the
+        # change as surely as the next look of the first sensor would
+        confirmed_on.append(other.first_seen)
     return dataclasses.replace(
         opt,
         first_seen=first.first_seen,
@@ -67,7 +73,7 @@ def _fuse(opt: Event, sar: Event, pixel_area_m2: float) -> Event:
         area_m2=float(mask.sum()) * pixel_area_m2,
         score=1.0 - (1.0 - opt.score) * (1.0 - sar.score),
         p_value=fisher2(opt.p_value, sar.p_value),
-        confirmed=opt.confirmed or sar.confirmed,
+        confirmed=bool(confirmed_on),
         confirmed_on=min(confirmed_on) if confirmed_on else None,
         growth=tuple(GrowthStep(d, a) for d, a in sorted(steps.items())),
         mask=mask,
