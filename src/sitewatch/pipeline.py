@@ -54,12 +54,11 @@ from .errors import (
     InputError,
     NoOverlapError,
     NoValidDataError,
-    SitewatchError,
 )
 from .io.catalog import open_catalog
 from .io.outputs import OutputFolder, sha256_file
 from .io.raster import Grid
-from .io.scenes import common_bands, finest_pixel_m, grid_of, read_scene, site_rasters
+from .io.scenes import Skipped, common_bands, finest_pixel_m, grid_of, read_or_skip, site_rasters
 from .models import Event, Scene, SceneSeries, SensorKind, Site, SiteGrid, ZoneTimelineRow
 from .pipeline_sar import SarScale, run_sar_series, sar_bands
 from .preprocess.align import apply_shift, estimate_shift, pick_texture_band
@@ -514,18 +513,14 @@ def _optical_series(
     reports: list[SceneReport] = []
     warnings: list[str] = []
     for s in optical:
-        try:
-            sd = read_scene(s, bands, sgrid, site)
-        except NoOverlapError as exc:
-            reports.append(SceneReport(s.id, s.date, "skipped", reason=str(exc)))
-            warnings.append(f"skipped {s.id}: does not overlap the site")
-        except (SitewatchError, OSError) as exc:
-            reports.append(SceneReport(s.id, s.date, "skipped", reason=str(exc)))
-            warnings.append(f"skipped {s.id}: {str(exc).splitlines()[0]}")
+        sd = read_or_skip(s, bands, sgrid, site)
+        if isinstance(sd, Skipped):
+            reports.append(SceneReport(s.id, s.date, "skipped", reason=sd.reason))
+            warnings.append(sd.warning)
         else:
             i = len(kept)
             data[i] = sd.data
-            valid[i] = sd.valid & np.isfinite(sd.data).all(axis=0)
+            valid[i] = sd.valid
             quality.append(sd.quality)
             kept.append(s)
         tick()

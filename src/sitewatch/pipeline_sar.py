@@ -23,11 +23,11 @@ import numpy as np
 
 from .change.regions import series_alpha, significant_regions, strong_regions
 from .change.sar import estimate_enl, to_intensity
-from .errors import InputError, NoOverlapError, SitewatchError
+from .errors import InputError
 from .io.catalog import SAR_BANDS
 from .io.outputs import OutputFolder
 from .io.raster import Grid
-from .io.scenes import read_scene
+from .io.scenes import Skipped, read_or_skip
 from .models import Event, Scene, SceneSeries, Site, SiteGrid, ZoneTimelineRow
 from .timeline.events import EventTracker
 from .timeline.sar_series import SarReference
@@ -129,16 +129,12 @@ def run_sar_series(
     reports: list[tuple[Scene, str, str]] = []
     warnings: list[str] = []
     for s in scenes:
-        try:
-            sd = read_scene(s, bands, sgrid, site)
-        except NoOverlapError as exc:
-            reports.append((s, "skipped", str(exc)))
-            warnings.append(f"skipped {s.id}: does not overlap the site")
-        except (SitewatchError, OSError) as exc:
-            reports.append((s, "skipped", str(exc)))
-            warnings.append(f"skipped {s.id}: {str(exc).splitlines()[0]}")
+        sd = read_or_skip(s, bands, sgrid, site)
+        if isinstance(sd, Skipped):
+            reports.append((s, "skipped", sd.reason))
+            warnings.append(sd.warning)
         else:
-            valid = sd.valid & np.isfinite(sd.data).all(axis=0)
+            valid = sd.valid
             sc = sar_scale_of(sd.data, valid, scale, f"scene {s.id!r}")
             x = to_intensity(sd.data, valid, sc, name=f"scene {s.id!r}")  # type: ignore[arg-type]
             kept.append((s, x.astype(np.float32), valid))

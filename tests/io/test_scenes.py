@@ -108,3 +108,17 @@ def test_site_rasters(tmp_path: Path) -> None:
     assert 0 < mask.mean() < 1
     assert labels.max() == 1 and (labels == 1).sum() < mask.sum()
     assert not (labels[~mask] == 1).any()
+
+
+def test_read_or_skip_turns_unusable_scenes_into_one_line_warnings(tmp_path: Path) -> None:
+    from sitewatch.io.scenes import Skipped, read_or_skip
+
+    site = Site("s", "generic", box(124.70, 39.65, 124.71, 39.66))
+    grid = site_grid(site, 10.0, 0.0)
+    broken = tmp_path / "2019-01-01.tif"
+    broken.write_bytes(b"not a tiff")
+    scene = Scene("2019-01-01", dt.datetime(2019, 1, 1, tzinfo=dt.timezone.utc), "optical",
+                  {"red": BandAsset(str(broken)), "nir": BandAsset(str(broken), 2)})  # fmt: skip
+    got = read_or_skip(scene, ["red", "nir"], grid, site)
+    assert isinstance(got, Skipped)
+    assert got.warning.startswith("skipped 2019-01-01: ") and "\n" not in got.warning

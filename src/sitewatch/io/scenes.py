@@ -19,7 +19,7 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..errors import BandMismatchError, NoOverlapError, RasterReadError
+from ..errors import BandMismatchError, NoOverlapError, RasterReadError, SitewatchError
 from ..models import BandAsset, Scene, Site, SiteGrid
 from ..sites import zones_on_grid
 from .geo import pixel_size_m
@@ -29,9 +29,11 @@ from .reader import StackReader
 __all__ = [
     "OPTICAL_BANDS",
     "SceneData",
+    "Skipped",
     "common_bands",
     "finest_pixel_m",
     "grid_of",
+    "read_or_skip",
     "read_scene",
     "scene_stack",
     "site_rasters",
@@ -169,6 +171,28 @@ def read_scene(scene: Scene, bands: Sequence[str], grid: SiteGrid, site: Site) -
             q = qreader.read(window)
         quality = np.where(q.valid, q.data[0], np.float32(np.nan)).astype(np.float32)
     return SceneData(block.data, block.valid, quality)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A scene a run reports and goes on without: the error, and its one-line warning."""
+
+    reason: str
+    warning: str
+
+
+def read_or_skip(
+    scene: Scene, bands: Sequence[str], grid: SiteGrid, site: Site
+) -> SceneData | Skipped:
+    """:func:`read_scene` with non-finite values marked invalid; a scene that does not
+    overlap the site or cannot be read becomes :class:`Skipped` (never fatal to a run)."""
+    try:
+        sd = read_scene(scene, bands, grid, site)
+    except NoOverlapError as exc:
+        return Skipped(str(exc), f"skipped {scene.id}: does not overlap the site")
+    except (SitewatchError, OSError) as exc:
+        return Skipped(str(exc), f"skipped {scene.id}: {str(exc).splitlines()[0]}")
+    return SceneData(sd.data, sd.valid & np.isfinite(sd.data).all(axis=0), sd.quality)
 
 
 def site_rasters(site: Site, grid: SiteGrid) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
