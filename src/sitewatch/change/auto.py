@@ -48,6 +48,14 @@ What it does, and why each step is there:
    whole scene changes (cleared soil, new lawn) the robust null absorbs that
    bulk change and misses the buildings; greyness still singles them out.
    Coarser pixels mix a roof with its surroundings, so the test is off there.
+9. On the same VHR pairs, declared regions then grow (hysteresis, see
+   :func:`~sitewatch.change.stats.grow_pvalue`) into 8-connected pixels within
+   the surface test's window radius whose p-value is under ten times the
+   level.  There an object spans many windows, and a box statistic of radius
+   r dilutes the evidence over the r pixels inside an object's edge, so a
+   roof is declared as its core.  Growth creates no region (each still holds
+   a pixel significant at the level), it only restores the extent the window
+   blurred.  Coarser pixels are left as they are.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ from .stats import (
     check_tile,
     fit_irmad,
     fit_robust_null,
+    grow_pvalue,
     neighbourhood_seed_pvalue,
     normal_sf,
     sample_pixels,
@@ -80,6 +89,8 @@ _FIT_PIXELS = 250_000
 _FIT_THREADS = max(1, min(4, os.cpu_count() or 1))
 # the coarsest pixel at which a roof spans many pixels, and the surface test's window radius
 _VHR_MAX_M = 2.0
+# at VHR, declared regions grow into pixels within this factor of the level (one decade)
+_GROW_RATIO = 10.0
 
 
 # Columns per 4 x 4 matrix product below: few enough that OpenBLAS computes each product on
@@ -218,11 +229,13 @@ class FittedAuto:
     halo: int
     seed_radius: int = 0
     surface: NewSurfaceTest | None = None
+    grow_radius: int = 0
 
     def score(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> ChangeScore:
         """Score one tile: intersection over scales, surface union, then the seed test.
 
-        The union with the new-man-made-surface test applies only when it was
+        The union with the new-man-made-surface test, and the growth of
+        declared regions that follows the seed test, apply only when they were
         fitted (see :meth:`AutoOpticalMethod.fit`).
 
         The statistic is the smallest per-feature z-score (before the union
@@ -245,7 +258,10 @@ class FittedAuto:
                 np.float32(1), np.float32(2) * np.fmin(p, self.surface.pvalue(before, after))
             )
             p[~valid] = np.nan
-        return ChangeScore(zmin, neighbourhood_seed_pvalue(p, self.seed_radius))
+        p = neighbourhood_seed_pvalue(p, self.seed_radius)
+        if self.grow_radius > 0:
+            p = grow_pvalue(p, self.grow_radius, _GROW_RATIO)
+        return ChangeScore(zmin, p)
 
 
 @dataclass
@@ -314,6 +330,7 @@ class AutoOpticalMethod:
             seed = max(0, self.seed_px)
             halo = max(radii) + 1 + seed
             surface = None
+            grow = 0
             rgb = rgb_indices(sample.band_names)
             px = sample.pixel_size_m
             if rgb is not None and (px is None or px <= _VHR_MAX_M):
@@ -322,8 +339,9 @@ class AutoOpticalMethod:
                 surface = fit_new_surface_test(
                     sample.before, sample.after, sample.valid, chi2, rgb, s_radius
                 )
-                halo = max(halo, s_radius + 1 + seed)
-        return FittedAuto(t, nulls, radii, sample.n_bands, halo, seed, surface)
+                grow = s_radius
+                halo = max(halo, s_radius + 1 + seed) + grow
+        return FittedAuto(t, nulls, radii, sample.n_bands, halo, seed, surface, grow)
 
     def cleanup(self, pixel_size_m: float | None) -> CleanupDefaults:
         """Drop regions smaller than the smallest test window (its resolution)."""
