@@ -198,13 +198,24 @@ def test_new_bright_roof_without_a_shadow_is_not_cloud() -> None:
     s = _synthetic(8, with_clouds=False)
     scene = s.scene.copy()
     scene[:, 120:130, 100:112] = np.array([0.40, 0.41, 0.41, 0.44, 0.40], np.float32)[:, None, None]
+    # a high sun: the shadow of a cloud 200-3000 m up falls 5-80 px away, inside the scene
     known_sun = spectral_cloud_mask(
-        scene, BANDS, reference_median=s.median, sun_azimuth_deg=SUN_AZIMUTH, pixel_size_m=10.0
-    )
+        scene, BANDS, reference_median=s.median, sun_azimuth_deg=SUN_AZIMUTH, pixel_size_m=10.0,
+        sun_elevation_deg=75.0,
+    )  # fmt: skip
     assert not known_sun.cloud.any()
-    # without the sun direction a fresh white roof is indistinguishable from a small cloud
-    unknown_sun = spectral_cloud_mask(scene, BANDS, reference_median=s.median, pixel_size_m=10.0)
-    assert unknown_sun.cloud[120:130, 100:112].all()
+    # a low sun casts the shadow of a high cloud beyond the scene: no proof either way
+    low_sun = spectral_cloud_mask(
+        scene, BANDS, reference_median=s.median, sun_azimuth_deg=SUN_AZIMUTH, pixel_size_m=10.0,
+        sun_elevation_deg=30.0,
+    )  # fmt: skip
+    assert low_sun.cloud[120:130, 100:112].all()
+    # without the sun's position a fresh white roof is indistinguishable from a small cloud
+    for sun in ({}, {"sun_azimuth_deg": SUN_AZIMUTH}):
+        unknown = spectral_cloud_mask(
+            scene, BANDS, reference_median=s.median, pixel_size_m=10.0, **sun
+        )
+        assert unknown.cloud[120:130, 100:112].all()
 
 
 def test_haze_is_cloud_but_a_new_bare_field_is_not() -> None:
@@ -308,3 +319,27 @@ def test_series_median_ignores_invalid_dates_and_chunks() -> None:
 def test_series_median_bad_input(stack: np.ndarray, valid: np.ndarray, match: str) -> None:
     with pytest.raises(InputError, match=match):
         series_clear_median(stack, valid)
+
+
+def test_a_new_dark_structure_down_sun_of_a_cloud_beyond_its_layer_is_not_shadow() -> None:
+    s = _synthetic(0)
+    az = np.deg2rad(SUN_AZIMUTH)
+    uy, ux = np.cos(az), -np.sin(az)
+    # where the clouds' shadows fall (their layer), and farther down-sun of them
+    layer = np.zeros((N, N), bool)
+    beyond = np.zeros((N, N), bool)
+    for k in range(1, 4 * SHADOW_DIST_PX):
+        moved = ndi.shift(s.cloud.astype(float), (k * uy, k * ux), order=0) > 0
+        (layer if 0.7 * SHADOW_DIST_PX <= k <= 1.3 * SHADOW_DIST_PX else beyond)[moved] = True
+    free = beyond & ~layer & ~s.cloud & ~s.shadow
+    # a 12 x 12 block entirely in that free ground
+    ok = ndi.minimum_filter(free.astype(np.uint8), size=12, mode="constant") > 0
+    y, x = np.argwhere(ok)[len(np.argwhere(ok)) // 2]
+    patch = np.zeros((N, N), bool)
+    patch[y - 6 : y + 6, x - 6 : x + 6] = True
+    scene = np.where(patch, s.scene * 0.4, s.scene).astype(np.float32)
+    m = spectral_cloud_mask(
+        scene, BANDS, reference_median=s.median, sun_azimuth_deg=SUN_AZIMUTH, pixel_size_m=10.0
+    )
+    assert not m.shadow[patch].any()
+    assert _recall_precision(m.shadow, s.shadow)[0] >= 0.85

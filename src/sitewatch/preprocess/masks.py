@@ -16,6 +16,7 @@ south); masks are ``(h, w)`` bool.  Nothing here reads files.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,7 +56,9 @@ _SHADOW_SPREAD_PX = 10  # how far strict shadow seeds spread over moderately dar
 _ABS_DILATE_PX = 2  # without a median there is no rim test: plain dilation
 _MIN_CLOUD_AREA_M2 = 2000.0  # smaller bright objects are roofs or glints, not clouds
 _MIN_CLOUD_PX = 20  # the same when the pixel size is unknown
-_CONFIRM_CLOUD_AREA_M2 = 50_000.0  # smaller clouds need a matching shadow (sun azimuth known)
+#: smaller clouds need a matching shadow when the sun's position is known
+CONFIRM_CLOUD_AREA_M2 = 50_000.0  # smaller clouds need a matching shadow (sun position known)
+_CLOUD_BASE_M = (200.0, 3000.0)  # heights of the cloud bases whose shadows are searched for
 _CONFIRM_CLOUD_PX = 500  # the same when the pixel size is unknown
 _MATCH_STRICT = 0.02  # a matched shadow holds at least this share of strictly dark pixels
 _MATCH_STRICT_THICK = 0.3  # ... and this share when the cloud is opaque
@@ -356,16 +359,6 @@ def _shift_mask(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-def _sweep(mask: np.ndarray, uy: float, ux: float, max_px: int) -> np.ndarray:
-    """Union of ``mask`` moved by ``k * (uy, ux)``, ``k`` in ``0..max_px`` (log-doubling)."""
-    out = mask.copy()
-    k = 1
-    while k <= max_px:
-        out |= _shift_mask(out, int(round(k * uy)), int(round(k * ux)))
-        k *= 2
-    return np.asarray(ndi.binary_dilation(out, structure=np.ones((3, 3), bool)))
-
-
 def _match_shadows(
     cloud: np.ndarray,
     dark_loose: np.ndarray,
@@ -377,27 +370,39 @@ def _match_shadows(
     max_px: int,
     min_px: int,
     confirm_px: int,
-) -> tuple[np.ndarray, np.ndarray]:
+    shadow_range_px: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray, float | None]:
     """Project each cloud object along the anti-solar direction to where it best meets dark pixels.
 
-    Returns the matched shadow pixels and the cloud objects to drop: those
-    smaller than ``confirm_px`` whose projection could be checked over at
-    least ``min(max_px, 100)`` px of clear land and never met darkened
+    Returns the matched shadow pixels, the cloud objects to drop and the
+    scene's shadow offset (the size-weighted median of the matched distances,
+    None when no cloud matched).  The objects to drop are those
+    smaller than ``confirm_px`` whose projection could be checked over clear
+    land at 80 % of the distances in ``shadow_range_px`` (where the shadow of
+    a cloud must fall, given the sun's elevation) and never met darkened
     ground (no placement 40 % moderately dark and 2 % strictly dark, 30 %
-    for an opaque cloud): a new bright roof rather than a cloud.  Shadows
-    are placed where the projection is most often moderately dark, with
-    those shares of strictly dark pixels.
+    for an opaque cloud): a new bright roof rather than a cloud.  A cloud
+    whose shadow may fall outside the scene is never dropped.  Shadows are
+    placed where the projection is most often moderately dark, with those
+    shares of strictly dark pixels.
     """
     h, w = cloud.shape
     lab, n = ndi.label(cloud, structure=np.ones((3, 3), bool))
     out = np.zeros_like(cloud)
     drop = np.zeros_like(cloud)
+    matched_d: list[float] = []
     if n == 0:
-        return out, drop
+        return out, drop, None
     n_steps = 120
     step = max(1.0, max_px / n_steps)
     dists = np.arange(step, max_px + step, step)
-    need = min(max_px, 100) / step
+    if shadow_range_px is not None:
+        dists = dists[dists >= shadow_range_px[0]]
+    if shadow_range_px is None or shadow_range_px[1] > max_px:
+        need = math.inf
+    else:
+        lo, hi = shadow_range_px
+        need = 0.8 * float(((dists >= lo) & (dists <= hi)).sum())
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:
             continue
@@ -408,7 +413,7 @@ def _match_shadows(
         oy, ox = np.nonzero(obj)
         oy = oy + sl[0].start
         ox = ox + sl[1].start
-        best, best_d, checked = 0.0, -1.0, 0
+        best, best_d, checked = 0.0, -1.0, 0  # checked: placements inside the range
         any_loose = any_strict = 0.0
         # an opaque cloud casts a deep shadow; a thin one only dims the ground
         thick = float(np.median(opacity[oy, ox])) > _THICK_BRIGHTENING
@@ -421,9 +426,10 @@ def _match_shadows(
                 break
             yy, xx = yy[inside], xx[inside]
             free = ~cloud[yy, xx] & ground[yy, xx]
-            if free.sum() < 0.3 * n_obj:
+            if free.sum() < 0.5 * n_obj:
                 continue
-            checked += 1
+            if shadow_range_px is not None and shadow_range_px[0] <= d <= shadow_range_px[1]:
+                checked += 1
             # placement by the moderately dark share; a shadow must also hold strictly dark pixels
             score = float(dark_loose[yy[free], xx[free]].mean())
             strict = float(dark_strict[yy[free], xx[free]].mean())
@@ -431,17 +437,28 @@ def _match_shadows(
             any_strict = max(any_strict, strict)
             if score > best and strict >= need_strict:
                 best, best_d = score, float(d)
-        if n_obj < confirm_px and checked >= need and (any_loose < 0.4 or any_strict < need_strict):
+        no_shadow = any_loose < 0.4 or any_strict < need_strict
+        if n_obj < confirm_px and checked >= max(need, 1) and no_shadow:
             drop[sl] |= obj
             continue
         if best < 0.4:
             continue
+        matched_d.extend([best_d] * n_obj)
         yy = oy + int(round(best_d * uy))
         xx = ox + int(round(best_d * ux))
         inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
         out[yy[inside], xx[inside]] = True
     out = np.asarray(ndi.binary_dilation(out, structure=np.ones((3, 3), bool), iterations=2))
-    return out & dark_loose, drop
+    offset = float(np.median(matched_d)) if matched_d else None
+    return out & dark_loose, drop, offset
+
+
+def _layer_band(cloud: np.ndarray, uy: float, ux: float, offset: float) -> np.ndarray:
+    """Where the clouds' shadows fall if every cloud is at the matched clouds' height (+-15 %)."""
+    out = np.zeros_like(cloud)
+    for d in np.arange(0.85 * offset, 1.15 * offset + 1.0, 1.0):
+        out |= _shift_mask(cloud, int(round(d * uy)), int(round(d * ux)))
+    return out
 
 
 def spectral_cloud_mask(
@@ -452,6 +469,7 @@ def spectral_cloud_mask(
     sun_azimuth_deg: float | None = None,
     pixel_size_m: float | None = None,
     *,
+    sun_elevation_deg: float | None = None,
     reflectance_scale: float | None = None,
     dilate_px: int | None = None,
     min_cloud_px: int | None = None,
@@ -481,16 +499,19 @@ def spectral_cloud_mask(
       of the median above 0) is never shadow.  Shadows must belong to a
       cloud: with ``sun_azimuth_deg`` each cloud object is projected along
       the anti-solar direction to the distance where it best meets dark
-      ground (its moderately dark pixels there are shadow), and strict pixels
-      count only inside the corridor swept by the clouds; without it, strict
-      pixels within ``max_shadow_distance_m`` of a cloud.  Seeds then spread
+      ground (its moderately dark pixels there are shadow; with the sun's
+      elevation too, only distances where the shadow of a cloud based 200 to
+      3000 m high can fall are tried); without it, strict pixels within
+      ``max_shadow_distance_m`` of a cloud.  Seeds then spread
       over moderately dark neighbours (10 px) and the penumbra (3 px), and no
       shadow object may exceed 1.5 times the cloud area.
-    * with ``sun_azimuth_deg`` and a median, a cloud object under 5 ha whose projection
-      crossed at least 100 px of clear land without meeting darkened ground
-      is dropped: a fresh white roof brightens like a cloud but casts no
-      cloud shadow.  Without the sun direction such a roof is called cloud;
-      a persistence check across later scenes is the remedy there.
+    * with the sun's azimuth and elevation and a median, a cloud object under
+      5 ha whose projection crossed clear land at the distances where the
+      shadow of a cloud based 200 to 3000 m high must fall, without meeting
+      darkened ground, is dropped: a fresh white roof brightens like a cloud
+      but casts no cloud shadow.  When that stretch of ground is not in the
+      scene (small sites, a low sun) or the sun is unknown, such a roof is
+      called cloud; :func:`recurrent_clouds` across the series is the remedy.
 
     Without a median, absolute tests after Fmask (Zhu & Woodcock 2012) are
     used: visible mean above 0.25, whiteness below 0.7, haze-optimised
@@ -512,6 +533,9 @@ def spectral_cloud_mask(
         ``(bands, h, w)`` clear-sky median in the same units; NaN where unknown.
     sun_azimuth_deg
         Sun azimuth, degrees clockwise from north, when known.
+    sun_elevation_deg
+        Sun elevation above the horizon in degrees, when known (with the
+        azimuth, it lets a cloud without a shadow be dropped).
     pixel_size_m
         Ground pixel size, to turn ``max_shadow_distance_m`` into pixels
         (300 px when unknown).
@@ -677,13 +701,18 @@ def spectral_cloud_mask(
             # shadows fall away from the sun: north is -row, east is +col
             uy, ux = float(np.cos(az)), float(-np.sin(az))
             confirm_px = (
-                int(round(_CONFIRM_CLOUD_AREA_M2 / pixel_size_m**2))
+                int(round(CONFIRM_CLOUD_AREA_M2 / pixel_size_m**2))
                 if pixel_size_m is not None
                 else _CONFIRM_CLOUD_PX
             )
             if reference_median is None:
                 confirm_px = 0  # absolute darkness is too crude to veto a cloud
-            matched, drop = _match_shadows(
+            shadow_range = None
+            if sun_elevation_deg is not None and sun_elevation_deg > 0 and pixel_size_m:
+                # pixels of shadow offset per metre of cloud height
+                reach = 1.0 / (math.tan(math.radians(sun_elevation_deg)) * pixel_size_m)
+                shadow_range = (_CLOUD_BASE_M[0] * reach, _CLOUD_BASE_M[1] * reach)
+            matched, drop, offset = _match_shadows(
                 cloud,
                 dark_loose,
                 dark_strict,
@@ -694,14 +723,19 @@ def spectral_cloud_mask(
                 max_px,
                 min_cloud_px,
                 confirm_px,
+                shadow_range,
             )
             cloud &= ~drop
-            corridor = _sweep(cloud, uy, ux, max_px) if cloud.any() else cloud
-            shadow = matched | (dark_strict & corridor)
+            # A cloud's own projected footprint, and strictly dark ground where the other
+            # clouds' shadows fall if they float at the matched clouds' height (one layer):
+            # dark ground anywhere down-sun of a cloud would take in new dark structures.
+            shadow = matched & valid_m & ~cloud
+            if offset is not None and cloud.any():
+                band = _layer_band(cloud, uy, ux, offset)
+                shadow |= _remove_small(dark_strict & band & valid_m & ~cloud, min_cloud_px)
         else:
             dist = ndi.distance_transform_edt(~cloud)
-            shadow = dark_strict & (dist <= max_px)
-        shadow = _remove_small(shadow & valid_m & ~cloud, min_cloud_px)
+            shadow = _remove_small(dark_strict & (dist <= max_px) & valid_m & ~cloud, min_cloud_px)
         if shadow.any():
             # hysteresis: strict shadow seeds spread over the moderately dark pixels around them
             shadow |= np.asarray(
