@@ -39,3 +39,17 @@ def test_recall_precision_and_dates() -> None:
 def test_empty_detection() -> None:
     s = score_events(_fc((box(0, 0, 1, 1), "appeared", "2020-01-01")), _fc())
     assert s.recall_persistent == 0.0 and s.precision_persistent == 1.0
+
+
+def test_an_unconfirmed_detection_is_not_counted_as_persistent() -> None:
+    truth = _fc((box(0, 0, 1, 1), "appeared", "2020-01-01"))
+    found = _fc(
+        (box(0, 0, 1, 1), "appeared", "2020-01-01"),
+        (box(20, 20, 21, 21), "appeared", "2020-05-01"),  # false, but not yet re-observed
+    )
+    found["features"][1]["properties"]["confirmed"] = False
+    s = score_events(truth, found)
+    assert s.recall_persistent == 1.0 and s.precision_persistent == 1.0
+    assert s.n_detected == 2 and s.n_detected_persistent == 1
+    found["features"][1]["properties"]["confirmed"] = True
+    assert score_events(truth, found).precision_persistent == 0.5

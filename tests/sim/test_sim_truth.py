@@ -81,7 +81,7 @@ def test_truth_geojson_has_the_events_geojson_properties(sohae) -> None:
         assert p["kind"] in ("appeared", "disappeared", "modified", "transient")
         assert p["score"] == 1.0 and p["p_value"] == 0.0
         assert p["first_seen"] >= p["onset"]
-        assert p["last_unchanged"] is None or p["last_unchanged"] < p["onset"]
+        assert p["last_unchanged"] < p["onset"]
         geom = shape(f["geometry"])
         assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
         assert site.geometry.contains(geom)
@@ -92,3 +92,20 @@ def test_quiet_truth_is_empty() -> None:
     quiet = build_scenario("quiet", seed=7, size=64)
     fc = truth_geojson(quiet)
     assert fc["features"] == [] and fc["unobserved"] == []
+
+
+def test_an_event_never_clear_before_its_onset_is_unobserved(sohae) -> None:
+    s = clear_skies(sohae)
+    e = next(ev for ev in s.events if ev.kind == "disappeared" and ev.zone == "engine_test_stand")
+    c = e.geometry.centroid
+    acqs = [
+        replace(a, cloud_patches=((c.x, c.y, 60.0),)) if a.date < e.onset else a
+        for a in s.acquisitions
+    ]
+    hidden = replace(s, acquisitions=tuple(acqs))
+    t = next(t for t in truth_events(hidden) if t.event.event_id == e.event_id)
+    assert t.first_seen is not None and t.last_unchanged is None and not t.observed
+    fc = truth_geojson(hidden)
+    assert e.event_id not in {f["properties"]["event_id"] for f in fc["features"]}
+    (u,) = [u for u in fc["unobserved"] if u["event_id"] == e.event_id]
+    assert u["reason"] == "never clear before the onset"

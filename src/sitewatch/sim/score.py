@@ -2,8 +2,10 @@
 
 A truth event is *matched* by a detected event whose polygon overlaps it (IoU > 0)
 or whose centroid lies inside it.  Persistent truth events are those whose kind is
-not ``transient``; a detected event counts toward precision when it matches any
-truth event (transient ones included, since they are real activity).
+not ``transient``; persistent detections are those neither ``transient`` nor
+unconfirmed (``confirmed: false``: first seen on the last look at its place, not
+yet re-observed), and one counts toward precision when it matches any truth
+event (transient ones included, since they are real activity).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def _matches(a: Any, b: Any) -> bool:
 def score_events(truth: Mapping[str, Any], detected: Mapping[str, Any]) -> EventScores:
     """Recall of persistent truth events, precision of persistent detections, date accuracy.
 
-    ``precision_persistent``: share of detected non-transient events matching some truth
-    event (1.0 when none was detected).  ``first_seen_exact``: among matched persistent
+    ``precision_persistent``: share of detected confirmed non-transient events matching
+    some truth event (1.0 when none was detected).  ``first_seen_exact``: among matched persistent
     truth events, share whose best match has the same ``first_seen``.
     """
     tfeats = [(f["properties"], shape(f["geometry"])) for f in truth.get("features", [])]
@@ -54,7 +56,9 @@ def score_events(truth: Mapping[str, Any], detected: Mapping[str, Any]) -> Event
         if hits:
             found += 1
             exact += any(h.get("first_seen") == tp.get("first_seen") for h in hits)
-    det_p = [(p, g) for p, g in dfeats if p.get("kind") != "transient"]
+    det_p = [
+        (p, g) for p, g in dfeats if p.get("kind") != "transient" and p.get("confirmed", True)
+    ]
     good = sum(1 for _, dg in det_p if any(_matches(dg, tg) for _, tg in tfeats))
     return EventScores(
         n_truth_persistent=len(persistent),

@@ -4,8 +4,10 @@ An event is *seen* on an acquisition when at least :data:`CLEAR_SHARE` of its
 pixels are clear there (covered by the image, no cloud, no cloud shadow).
 ``first_seen`` is the first such acquisition on or after the onset (before
 the end, for transients), ``last_unchanged`` the last such one before the
-onset. An event never seen is left out of the features and listed under
-``unobserved`` instead, since no method could find it.
+onset. An event never seen after its onset, or never seen before it (no
+image shows the site as it was, so nothing can be compared), is left out of
+the features and listed under ``unobserved`` with the reason, since no change
+detection could find it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class TruthEvent:
 
     @property
     def observed(self) -> bool:
-        return self.first_seen is not None
+        """Seen both before and after the onset: a change that images can show."""
+        return self.first_seen is not None and self.last_unchanged is not None
 
 
 def clear_shares(
@@ -139,6 +142,9 @@ def truth_geojson(
                 "event_id": t.event.event_id,
                 "onset": t.event.onset.isoformat(),
                 "label": t.event.label,
+                "reason": "never clear after the onset"
+                if t.first_seen is None
+                else "never clear before the onset",
             }
             for t in events
             if not t.observed
