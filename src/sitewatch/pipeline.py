@@ -64,6 +64,7 @@ from .pipeline_sar import SarScale, run_sar_series, sar_bands
 from .preprocess.align import apply_shift, estimate_shift, pick_texture_band
 from .preprocess.background import block_px_for, smooth_difference
 from .preprocess.masks import (
+    CONFIRM_CLOUD_AREA_M2,
     DEFAULT_MIN_CLEAR,
     CloudMask,
     infer_reflectance_scale,
@@ -72,6 +73,7 @@ from .preprocess.masks import (
     spectral_cloud_mask,
 )
 from .preprocess.overcast import overcast_mask, with_overcast
+from .preprocess.recurrence import recurrent_objects, without_objects
 from .preprocess.shadows import shadow_explained, shadow_regions
 from .preprocess.sun import sun_position
 from .preprocess.water import optical_water, water_regions
@@ -216,29 +218,59 @@ def _masks(
     bands: list[str],
     pixel_m: float,
     site_mask: np.ndarray,
-    sun_azimuths: list[float],
+    suns: list[tuple[float, float]],
 ) -> list[CloudMask]:
     """Cloud masks of every date: SCL where given, spectral against the clear median.
 
-    The sun's azimuth lets the spectral test match each cloud with its shadow, so a
-    fresh white roof (which brightens like a cloud but casts none) stays clear.
+    The sun's position (elevation, azimuth) lets the spectral test match each cloud
+    with its shadow, so a fresh white roof (which brightens like a cloud but casts
+    none) stays clear; where the shadow cannot be looked for, a bright object that
+    comes back in place on other dates is a surface (:func:`recurrent_objects`).
     """
 
-    def spectral(d: np.ndarray, v: np.ndarray, median: np.ndarray, az: float) -> CloudMask:
+    def spectral(
+        d: np.ndarray, v: np.ndarray, median: np.ndarray, sun: tuple[float, float]
+    ) -> CloudMask:
         m = spectral_cloud_mask(
-            d, bands, v, median, sun_azimuth_deg=az, pixel_size_m=pixel_m, region=site_mask
-        )
+            d, bands, v, median, sun_azimuth_deg=sun[1], pixel_size_m=pixel_m,
+            sun_elevation_deg=sun[0], region=site_mask,
+        )  # fmt: skip
         return with_overcast(m, *overcast_mask(d, bands, v, median), region=site_mask)
 
     median = series_clear_median(data, valid)
-    first = [spectral(d, v, median, az) for d, v, az in zip(data, valid, sun_azimuths)]
+    first = [spectral(d, v, median, sun) for d, v, sun in zip(data, valid, suns)]
     median = series_clear_median(data, np.stack([m.clear for m in first]))
-    out = []
-    for d, v, q, az in zip(data, valid, quality, sun_azimuths):
-        if q is not None:
-            out.append(scl_mask(q, v, dilate_px=1, region=site_mask))
-        else:
-            out.append(spectral(d, v, median, az))
+    out = [
+        scl_mask(q, v, dilate_px=1, region=site_mask) if q is not None
+        else spectral(d, v, median, sun)
+        for d, v, q, sun in zip(data, valid, quality, suns)
+    ]  # fmt: skip
+    spectral_i = [i for i, q in enumerate(quality) if q is None]
+    if spectral_i:
+        surfaces = recurrent_objects(
+            [out[i].cloud | out[i].shadow for i in spectral_i],
+            _brightness_anomaly(data, valid, median, spectral_i),
+            valid[spectral_i],
+            max_px=max(1, int(CONFIRM_CLOUD_AREA_M2 / pixel_m**2)),
+        )  # fmt: skip
+        for i, surf in zip(spectral_i, surfaces):
+            out[i] = without_objects(out[i], surf, region=site_mask)
+    return out
+
+
+def _brightness_anomaly(
+    data: np.ndarray, valid: np.ndarray, median: np.ndarray, dates: list[int]
+) -> np.ndarray:
+    """``(len(dates), h, w)`` mean-band brightness minus the median's, each date's offset
+    removed."""
+    ref = median.mean(axis=0)
+    out = np.full((len(dates), *data.shape[2:]), np.nan, np.float32)
+    for i, k in enumerate(dates):
+        v = valid[k]
+        a = data[k].mean(axis=0) - ref
+        ok = v & np.isfinite(a)
+        if ok.any():
+            out[i] = np.where(ok, a - np.float32(np.median(a[ok])), np.float32(np.nan))
     return out
 
 
@@ -535,8 +567,9 @@ def _optical_series(
 
     # -- masks ----------------------------------------------------------------------
     lon, lat = site.centroid
-    azimuths = [sun_position(s.datetime, lat, lon)[1] for s in kept]
-    masks = _masks(data, valid, quality, bands, pixel_m, site_mask, azimuths)
+    suns = [sun_position(s.datetime, lat, lon) for s in kept]
+    azimuths = [az for _, az in suns]
+    masks = _masks(data, valid, quality, bands, pixel_m, site_mask, suns)
     fractions = [m_.clear_fraction for m_ in masks]
     ref_i = next((i for i, f in enumerate(fractions) if f >= opts.min_clear and f > 0), None)
     if ref_i is None:
@@ -610,7 +643,7 @@ def _optical_series(
             water = optical_water(ref.values, scene, bands)
             if water is not None:
                 strong &= ~water_regions(strong, water)
-        decision_in = raw & (strong | tracker.hold)
+        decision_in = raw & (strong | tracker.awaiting)
         new = tracker.update(
             s.date, clear, ref.signed_change(scene), p_value=p, decision=decision_in
         )

@@ -166,9 +166,8 @@ def run_sar_series(
         strong = strong_regions(
             strong, p, series_alpha(alpha, int(judged.sum()), min_area_px, len(kept))
         )
-        new = tracker.update(
-            s.date, valid, ref.signed_change(x), p_value=p, decision=raw & (strong | tracker.hold)
-        )
+        decision = raw & (strong | tracker.awaiting)
+        new = tracker.update(s.date, valid, ref.signed_change(x), p_value=p, decision=decision)
         ref = ref.update(x, valid, tracker.hold)
         dmap = np.where(judged, strong.astype(np.uint8), np.uint8(255))
         outputs.write_change_map(f"{s.date.isoformat()}_sar", dmap, p, grid)

@@ -348,3 +348,54 @@ def test_event_footprint_is_read_only() -> None:
     ev = only(Series().add(BUILDING, range(4, 9)).run().events)
     with pytest.raises(ValueError, match="read-only"):
         ev.mask[0, 0] = False
+
+
+def test_a_change_along_a_new_cloud_edge_waits_for_the_next_clear_look() -> None:
+    # date 4: a cloud covers rows 10-18; the strip just below it brightens (its missed rim)
+    rim = (slice(18, 21), slice(10, 20))
+    s = Series().cloud((slice(10, 18), slice(10, 20)), 4).add(rim, [4])
+    assert s.run().events == []
+    # a real change there shows again at the next look, and is dated by it
+    s = Series(seed=1).cloud((slice(10, 18), slice(10, 20)), 4).add(rim, range(4, 9))
+    ev = only(s.run().events)
+    assert (ev.kind, ev.first_seen, ev.last_unchanged) == ("appeared", DATES[5], DATES[3])
+
+
+def test_a_change_beside_a_cloud_but_mostly_away_from_it_is_not_deferred() -> None:
+    # a cloud ends two columns left of the building: one tenth of it is within 3 px
+    s = Series().cloud((slice(10, 18), slice(0, 8)), 4).add(BUILDING, range(4, 9))
+    ev = only(s.run().events)
+    assert ev.first_seen == DATES[4]
+    # without the rule even the rim of the previous test is an event at once
+    rim = (slice(18, 21), slice(10, 20))
+    s = Series().cloud((slice(10, 18), slice(10, 20)), 4).add(rim, [4])
+    assert only(s.run(rim_px=0).events).kind == "transient"
+
+
+def test_pixels_never_seen_before_are_not_a_rim() -> None:
+    # the left columns are outside every image: a change along them is judged at once
+    s = Series().add((slice(10, 20), slice(3, 9)), range(4, 9))
+    for i in range(len(DATES)):
+        s.cloud((slice(0, 40), slice(0, 3)), i)
+    assert only(s.run().events).first_seen == DATES[4]
+
+
+def test_a_deferred_rim_keeps_its_reference_but_is_not_awaiting() -> None:
+    t = EventTracker(SHAPE, pixel_area_m2=AREA, alpha=1e-3, min_area_px=6)
+    clear = np.ones(SHAPE, bool)
+    zero = np.zeros(SHAPE)
+    t.update(DATES[0], clear, zero, p_value=np.full(SHAPE, 0.5))
+    clear2 = clear.copy()
+    clear2[10:18, 10:20] = False
+    p = np.full(SHAPE, 0.5)
+    p[18:21, 10:20] = 1e-9
+    new = t.update(DATES[1], clear2, zero, p_value=np.where(clear2, p, np.nan))
+    assert not new.any()
+    assert t.hold[18:21, 10:20].all() and t.hold.sum() == 30
+    assert not t.awaiting.any()
+
+
+@pytest.mark.parametrize(("rim_px", "rim_share"), [(-1, 0.25), (3, 0.0), (3, 1.5)])
+def test_bad_rim_options_are_refused(rim_px: int, rim_share: float) -> None:
+    with pytest.raises(InputError, match="rim_px, rim_share"):
+        EventTracker(SHAPE, pixel_area_m2=AREA, rim_px=rim_px, rim_share=rim_share)

@@ -7,6 +7,12 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
   awaiting confirmation is cleaned with :func:`sitewatch.change.clean.clean_decision`
   (``min_area_px``) and split into 8-connected components: the candidates.
   Their pixels are the date's *new change* (what the zone timelines count).
+* **Rims.**  A candidate with at least ``rim_share`` (1/4) of its pixels within
+  ``rim_px`` of pixels that were clear before but are not now (cloud, cloud
+  shadow, a coverage edge) is deferred: it is treated as not judged at this
+  date and its pixels keep their reference (:attr:`EventTracker.hold`).  Masks
+  miss the faint rims of clouds and shadows, and what changes there is mostly
+  the rim; a real change is found at its next clear look instead.
 * **Confirmation.**  A candidate's pixels keep their pre-change reference (the
   tracker's :attr:`EventTracker.hold`) until it is settled.  Each pixel votes
   once, at its next judged acquisition: still changed (the decision against the
@@ -145,6 +151,8 @@ class EventTracker:
         See the module notes on ``kind``.
     emit_unconfirmed
         Whether candidates unsettled at the end become (unconfirmed) events.
+    rim_px, rim_share
+        See the module notes on rims; ``rim_px=0`` turns the deferral off.
     """
 
     def __init__(
@@ -161,6 +169,8 @@ class EventTracker:
         kind_tolerance: float = 0.0,
         kind_majority: float = 2.0 / 3.0,
         emit_unconfirmed: bool = True,
+        rim_px: int = 3,
+        rim_share: float = 0.25,
     ) -> None:
         if len(shape) != 2 or min(shape) < 1:
             raise InputError(f"shape: {shape!r} is not a grid shape; give (h, w) with h, w >= 1")
@@ -172,6 +182,11 @@ class EventTracker:
             raise InputError(
                 f"min_area_px, join_buffer_px: ({min_area_px}, {join_buffer_px}); give "
                 "min_area_px >= 1 and join_buffer_px >= 0"
+            )
+        if rim_px < 0 or not 0.0 < rim_share <= 1.0:
+            raise InputError(
+                f"rim_px, rim_share: ({rim_px}, {rim_share}); give rim_px >= 0 and a share "
+                "in (0, 1]"
             )
         if not 0.0 < confirm_fraction <= 1.0:
             raise InputError(f"confirm_fraction: {confirm_fraction}; give a share in (0, 1]")
@@ -190,6 +205,8 @@ class EventTracker:
         self.kind_tolerance = float(kind_tolerance)
         self.kind_majority = float(kind_majority)
         self.emit_unconfirmed = bool(emit_unconfirmed)
+        self.rim_px = int(rim_px)
+        self.rim_share = float(rim_share)
 
         self._dates: list[dt.date] = []
         self._parts: list[_Part] = []
@@ -199,6 +216,7 @@ class EventTracker:
         self._pending = np.full(self.shape, -1, dtype=np.int64)  # part awaiting this pixel
         self._live = np.full(self.shape, -1, dtype=np.int64)  # track owning this pixel
         self._last_clear = np.full(self.shape, -1, dtype=np.int32)
+        self._awaiting = np.zeros(self.shape, dtype=bool)
         self._hold = np.zeros(self.shape, dtype=bool)
 
     @property
@@ -209,6 +227,11 @@ class EventTracker:
     def hold(self) -> np.ndarray:
         """``(h, w)`` bool: pixels whose pre-change reference must be kept (unsettled change)."""
         return self._hold.copy()
+
+    @property
+    def awaiting(self) -> np.ndarray:
+        """``(h, w)`` bool: pixels of candidates awaiting confirmation (part of :attr:`hold`)."""
+        return self._awaiting.copy()
 
     def update(
         self,
@@ -264,11 +287,27 @@ class EventTracker:
         observed = self._observe(t, judged, dec, p)
         pool = dec & ~observed & (self._pending < 0)
         new = clean_decision(pool, judged, min_area_px=self.min_area_px)
+        deferred = self._rims(new, clr)
+        new &= ~deferred
         if new.any():
             self._add_candidates(t, new, dlt, p)
-        self._last_clear[clr] = t
-        self._hold = self._pending_mask()
+        self._last_clear[clr & ~deferred] = t  # a deferred rim was not judged now
+        self._awaiting = self._pending_mask()
+        self._hold = self._awaiting | deferred
         return new
+
+    def _rims(self, new: np.ndarray, clear: np.ndarray) -> np.ndarray:
+        """Candidates of ``new`` lying mostly along pixels masked now but seen before."""
+        lost = ~clear & (self._last_clear >= 0)
+        if self.rim_px == 0 or not new.any() or not lost.any():
+            return np.zeros(self.shape, dtype=bool)
+        near = ndi.binary_dilation(lost, structure=_EIGHT, iterations=self.rim_px)
+        labels, n = ndi.label(new, structure=_EIGHT)
+        size = np.bincount(labels.ravel(), minlength=n + 1)
+        beside = np.bincount(labels.ravel(), weights=near.ravel(), minlength=n + 1)
+        rim = beside >= self.rim_share * np.maximum(size, 1)
+        rim[0] = False
+        return np.asarray(rim[labels])
 
     def _pending_mask(self) -> np.ndarray:
         out = np.zeros(self.shape, dtype=bool)
