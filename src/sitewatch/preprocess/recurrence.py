@@ -35,7 +35,7 @@ def recurrent_objects(
     max_px: int,
     looks: int = 4,
     max_gap: int = 10,
-    min_corr: float = 0.7,
+    min_corr: float = 0.5,
     min_repeats: int = 2,
     min_valid: float = 0.8,
 ) -> list[np.ndarray]:
