@@ -45,3 +45,24 @@ def test_nothing_valid_gives_empty_masks() -> None:
     img = _scene(slice(9, 5, -1))
     e, c = shadow_explained(img, img, np.zeros((40, 40), bool), 135.0, 3.0)
     assert not e.any() and not c.any()
+
+
+def _tower(sun_azimuth: float, length: int) -> np.ndarray:
+    """A tower on soil with a 3 px wide shadow of ``length`` px away from the sun."""
+    img = np.broadcast_to(SOIL[:, None, None], (4, 60, 60)).copy()
+    away = np.deg2rad(sun_azimuth + 180.0)
+    dr, dc = -np.cos(away), np.sin(away)
+    for k in range(1, length + 1):
+        for w in (-1, 0, 1):
+            r, c = int(round(50 + k * dr - w * dc)), int(round(45 + k * dc + w * dr))
+            img[:, r, c] = SOIL * (1 - DEPTH)
+    img[:, 49:52, 44:47] = 2600.0
+    return img
+
+
+def test_a_thin_tower_shadow_shortening_as_the_sun_turns_is_explained() -> None:
+    # winter: long shadow at azimuth 150; spring: short shadow at azimuth 144
+    before, after = _tower(150.0, 30), _tower(144.0, 12)
+    explained, changed = shadow_explained(before, after, np.ones((60, 60), bool), 144.0, 3.0)
+    assert changed.sum() > 30
+    assert shadow_regions(changed, explained, changed)[changed].all()

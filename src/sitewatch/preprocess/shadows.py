@@ -8,7 +8,9 @@ In very-high-resolution monitoring these are the commonest false changes.
 A changed pixel is *shadow-explained* when its brightness fell by a shadow's
 share (``ratio``) and it is dark now, or rose by it and was dark before, and
 there is a pixel dark on both dates (the shadow's part nearer its caster)
-within ``reach_m`` of it towards the sun.  A candidate region is dropped when
+within ``reach_m`` of it towards the sun, give or take one pixel sideways (the
+sun's azimuth differs a little between the dates, and a thin shadow such as a
+tower's would be missed by a straight line).  A candidate region is dropped when
 most of its brightness change is shadow-explained.  A dark new roof built next
 to an existing shadow on its sun side would be dropped too; that is the price
 of the rule, and why it needs the sun's azimuth rather than any direction.
@@ -91,7 +93,8 @@ def shadow_explained(
     az = math.radians(sun_azimuth_deg)
     # image rows grow southwards; towards the sun is (east sin az, north cos az)
     steps = max(1, round(reach_m / pixel_size_m))
-    near = _towards(dark0 & dark1, -math.cos(az), math.sin(az), steps)
+    anchor = ndi.binary_dilation(dark0 & dark1, structure=_EIGHT)
+    near = _towards(anchor, -math.cos(az), math.sin(az), steps)
     explained = near & ((darker & dark1) | (brighter & dark0))
     return explained, darker | brighter
 
