@@ -399,3 +399,20 @@ def test_a_deferred_rim_keeps_its_reference_but_is_not_awaiting() -> None:
 def test_bad_rim_options_are_refused(rim_px: int, rim_share: float) -> None:
     with pytest.raises(InputError, match="rim_px, rim_share"):
         EventTracker(SHAPE, pixel_area_m2=AREA, rim_px=rim_px, rim_share=rim_share)
+
+
+def test_a_building_touching_a_growing_event_at_a_corner_is_its_own_event() -> None:
+    s = Series().add((slice(5, 15), slice(5, 15)), range(3, 9))
+    s.add((slice(15, 25), slice(15, 25)), range(4, 9))  # diagonal neighbour, next look
+    evs = s.run().events
+    assert [(e.first_seen, e.area_m2) for e in evs] == [
+        (DATES[3], 100 * AREA),
+        (DATES[4], 100 * AREA),
+    ]
+    # with no edge asked for, it is growth
+    assert len(s.run(join_edge_share=0.0).events) == 1
+
+
+def test_a_bad_join_edge_share_is_refused() -> None:
+    with pytest.raises(InputError, match="join_edge_share"):
+        EventTracker(SHAPE, pixel_area_m2=AREA, join_edge_share=1.5)

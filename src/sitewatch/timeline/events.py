@@ -34,7 +34,9 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
   8-connected) the live footprint of an event (pending or persistent parts)
   that was still growing (detected or grown at the candidate's last clear look
   before this date, its ``last_unchanged``) and whose change is of the same kind
-  (see **Kind**) joins it, unless at least half of the candidate lies inside that footprint
+  (see **Kind**), with at least ``join_edge_share`` (1/5) of its boundary along
+  that footprint (a new building touching the event at a corner is its own
+  event), joins it, unless at least half of the candidate lies inside that footprint
   already: that is a new change of the same place (e.g. a demolition) and
   starts a new event.  A candidate touching several events merges them.
   ``growth`` lists, for every date at which the event was detected or grew,
@@ -121,6 +123,12 @@ class _Part:
         return fisher2(self.p_det, float(np.median(conf)))
 
 
+def _shared_edge(edge: np.ndarray, other: np.ndarray, struct: np.ndarray) -> float:
+    """Share of the boundary pixels ``edge`` within ``struct`` of the pixels ``other``."""
+    n = int(edge.sum())
+    return float((edge & ndi.binary_dilation(other, structure=struct)).sum()) / n if n else 0.0
+
+
 def fisher2(p1: float, p2: float) -> float:
     """Fisher's combination of two independent p-values (chi-square, 4 dof, closed form)."""
     prod = max(p1 * p2, 1e-300)
@@ -153,6 +161,9 @@ class EventTracker:
         Whether candidates unsettled at the end become (unconfirmed) events.
     rim_px, rim_share
         See the module notes on rims; ``rim_px=0`` turns the deferral off.
+    join_edge_share
+        Share of a candidate's boundary pixels that must lie along an event (within
+        ``join_buffer_px``) for the candidate to be its growth.
     """
 
     def __init__(
@@ -171,6 +182,7 @@ class EventTracker:
         emit_unconfirmed: bool = True,
         rim_px: int = 3,
         rim_share: float = 0.25,
+        join_edge_share: float = 0.2,
     ) -> None:
         if len(shape) != 2 or min(shape) < 1:
             raise InputError(f"shape: {shape!r} is not a grid shape; give (h, w) with h, w >= 1")
@@ -183,6 +195,8 @@ class EventTracker:
                 f"min_area_px, join_buffer_px: ({min_area_px}, {join_buffer_px}); give "
                 "min_area_px >= 1 and join_buffer_px >= 0"
             )
+        if not 0.0 <= join_edge_share <= 1.0:
+            raise InputError(f"join_edge_share: {join_edge_share}; give a share in [0, 1]")
         if rim_px < 0 or not 0.0 < rim_share <= 1.0:
             raise InputError(
                 f"rim_px, rim_share: ({rim_px}, {rim_share}); give rim_px >= 0 and a share "
@@ -205,6 +219,7 @@ class EventTracker:
         self.kind_tolerance = float(kind_tolerance)
         self.kind_majority = float(kind_majority)
         self.emit_unconfirmed = bool(emit_unconfirmed)
+        self.join_edge_share = float(join_edge_share)
         self.rim_px = int(rim_px)
         self.rim_share = float(rim_share)
 
@@ -395,11 +410,15 @@ class EventTracker:
             kind = self._kind_of(
                 int((d > self.kind_tolerance).sum()), int((d < -self.kind_tolerance).sum()), d.size
             )
-            # ... and of one kind: a new roof beside a dismantled tower is another event
+            # ... of one kind: a new roof beside a dismantled tower is another event ...
+            # ... and extends it along a side: a new building that only touches the
+            # event at a corner is a building of its own
+            edge = sub & ~ndi.binary_erosion(sub, structure=_EIGHT)
             owners = [
                 k for k in np.unique(live[near & (live >= 0)]).tolist()
                 if max(self._parts[q].t for q in self._tracks[k]) >= last
                 and self._kind([self._parts[q] for q in self._tracks[k]]) == kind
+                and _shared_edge(edge, live == k, struct) >= self.join_edge_share
             ]  # fmt: skip
             inside = float((live[sub] >= 0).mean())
             track = owners[0] if owners and inside < 0.5 else self._new_track()
