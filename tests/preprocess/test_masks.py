@@ -343,3 +343,17 @@ def test_a_new_dark_structure_down_sun_of_a_cloud_beyond_its_layer_is_not_shadow
     )
     assert not m.shadow[patch].any()
     assert _recall_precision(m.shadow, s.shadow)[0] >= 0.85
+
+
+@pytest.mark.parametrize("percentile", [0.0, 35.0, 50.0, 100.0])
+def test_series_median_matches_numpy_ignoring_masked_dates(percentile: float) -> None:
+    rng = np.random.default_rng(3)
+    stack = rng.random((7, 2, 9, 11)).astype(np.float32)
+    valid = rng.random((7, 9, 11)) > 0.4
+    valid[:, 0, 0] = False  # never valid: NaN
+    got = series_clear_median(stack, valid, percentile=percentile, max_chunk_bytes=7 * 2 * 11 * 4)
+    masked = np.where(valid[:, None], stack, np.nan)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = np.nanpercentile(masked, percentile, axis=0)
+    np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
+    assert np.isnan(got[:, 0, 0]).all()
