@@ -586,12 +586,9 @@ def _optical_series(
     # -- align, test, track -----------------------------------------------------------
     btuple = tuple(bands)
     ref = ReferenceState.empty(nb, (h, w))
-    # beside a new cloud, only evidence twice as strong as a new region needs (the
-    # series level squared) outweighs the chance of a faint rim the masks missed
-    rim_keep = series_alpha(opts.alpha, h * w, min_area_px, m) ** 2
     tracker = EventTracker(
         (h, w), pixel_area_m2=pixel_m * pixel_m, zone_labels=labels if zone_names else None,
-        zone_names=zone_names, alpha=opts.alpha, min_area_px=min_area_px, rim_keep_p=rim_keep,
+        zone_names=zone_names, alpha=opts.alpha, min_area_px=min_area_px,
     )  # fmt: skip
     counts: list[ZoneCounts] = []
     block_px = block_px_for(pixel_m)

@@ -12,9 +12,7 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
   shadow, a coverage edge) is deferred: it is treated as not judged at this
   date and its pixels keep their reference (:attr:`EventTracker.hold`).  Masks
   miss the faint rims of clouds and shadows, and what changes there is mostly
-  the rim; a real change is found at its next clear look instead.  A candidate
-  whose median p-value is below ``rim_keep_p`` (0: none) is too strong to be a
-  faint rim and is kept.
+  the rim; a real change is found at its next clear look instead.
 * **Confirmation.**  A candidate's pixels keep their pre-change reference (the
   tracker's :attr:`EventTracker.hold`) until it is settled.  Each pixel votes
   once, at its next judged acquisition: still changed (the decision against the
@@ -161,7 +159,7 @@ class EventTracker:
         See the module notes on ``kind``.
     emit_unconfirmed
         Whether candidates unsettled at the end become (unconfirmed) events.
-    rim_px, rim_share, rim_keep_p
+    rim_px, rim_share
         See the module notes on rims; ``rim_px=0`` turns the deferral off.
     join_edge_share
         Share of a candidate's boundary pixels that must lie along an event (within
@@ -185,7 +183,6 @@ class EventTracker:
         rim_px: int = 3,
         rim_share: float = 0.25,
         join_edge_share: float = 0.2,
-        rim_keep_p: float = 0.0,
     ) -> None:
         if len(shape) != 2 or min(shape) < 1:
             raise InputError(f"shape: {shape!r} is not a grid shape; give (h, w) with h, w >= 1")
@@ -200,10 +197,10 @@ class EventTracker:
             )
         if not 0.0 <= join_edge_share <= 1.0:
             raise InputError(f"join_edge_share: {join_edge_share}; give a share in [0, 1]")
-        if rim_px < 0 or not 0.0 < rim_share <= 1.0 or not 0.0 <= rim_keep_p < 1.0:
+        if rim_px < 0 or not 0.0 < rim_share <= 1.0:
             raise InputError(
-                f"rim_px, rim_share, rim_keep_p: ({rim_px}, {rim_share}, {rim_keep_p}); give "
-                "rim_px >= 0, a share in (0, 1] and a p-value in [0, 1)"
+                f"rim_px, rim_share: ({rim_px}, {rim_share}); give rim_px >= 0 and a share "
+                "in (0, 1]"
             )
         if not 0.0 < confirm_fraction <= 1.0:
             raise InputError(f"confirm_fraction: {confirm_fraction}; give a share in (0, 1]")
@@ -224,7 +221,6 @@ class EventTracker:
         self.emit_unconfirmed = bool(emit_unconfirmed)
         self.join_edge_share = float(join_edge_share)
         self.rim_px = int(rim_px)
-        self.rim_keep_p = float(rim_keep_p)
         self.rim_share = float(rim_share)
 
         self._dates: list[dt.date] = []
@@ -306,7 +302,7 @@ class EventTracker:
         observed = self._observe(t, judged, dec, p)
         pool = dec & ~observed & (self._pending < 0)
         new = clean_decision(pool, judged, min_area_px=self.min_area_px)
-        deferred = self._rims(new, clr, p)
+        deferred = self._rims(new, clr)
         new &= ~deferred
         if new.any():
             self._add_candidates(t, new, dlt, p)
@@ -315,9 +311,8 @@ class EventTracker:
         self._hold = self._awaiting | deferred
         return new
 
-    def _rims(self, new: np.ndarray, clear: np.ndarray, p: np.ndarray | None) -> np.ndarray:
-        """Candidates of ``new`` lying mostly along pixels masked now but seen before,
-        unless their evidence is overwhelming (median p below ``rim_keep_p``)."""
+    def _rims(self, new: np.ndarray, clear: np.ndarray) -> np.ndarray:
+        """Candidates of ``new`` lying mostly along pixels masked now but seen before."""
         lost = ~clear & (self._last_clear >= 0)
         if self.rim_px == 0 or not new.any() or not lost.any():
             return np.zeros(self.shape, dtype=bool)
@@ -327,10 +322,6 @@ class EventTracker:
         beside = np.bincount(labels.ravel(), weights=near.ravel(), minlength=n + 1)
         rim = beside >= self.rim_share * np.maximum(size, 1)
         rim[0] = False
-        if p is not None and self.rim_keep_p > 0 and rim.any():
-            ids = np.flatnonzero(rim)
-            med = np.asarray(ndi.median(np.where(new, p, 1.0), labels, ids))
-            rim[ids[med < self.rim_keep_p]] = False
         return np.asarray(rim[labels])
 
     def _pending_mask(self) -> np.ndarray:
