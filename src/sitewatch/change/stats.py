@@ -637,3 +637,20 @@ def grow_pvalue(p: np.ndarray, radius: int, ratio: float) -> np.ndarray:
         # a NaN floor keeps an unjudged pixel NaN
         np.fmin(q, np.maximum(floor, m), out=q)
     return q
+
+
+def nan_percentile(x: np.ndarray, q: float) -> np.ndarray:
+    """Percentile over axis 0 ignoring NaN (numpy's linear rule), NaN where all are NaN.
+
+    Sorting once (NaN last) and interpolating between the two order statistics is
+    an order of magnitude faster than ``np.nanpercentile``, which loops per pixel.
+    """
+    s = np.sort(x, axis=0)
+    n = np.sum(~np.isnan(x), axis=0)
+    pos = np.maximum(n - 1, 0) * np.float32(q / 100.0)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    a = np.take_along_axis(s, lo[None], axis=0)[0]
+    b = np.take_along_axis(s, hi[None], axis=0)[0]
+    out = a + (b - a) * (pos - lo).astype(np.float32)
+    return np.where(n > 0, out, np.float32(np.nan)).astype(np.float32)

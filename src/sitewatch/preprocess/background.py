@@ -11,10 +11,10 @@ of a block does not move that block's median, so it is kept.  Pure numpy.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import ndimage as ndi
+
+from ..change.stats import nan_percentile
 
 __all__ = ["DEFAULT_BLOCK_M", "smooth_difference", "block_px_for"]
 
@@ -64,9 +64,7 @@ def smooth_difference(
         d = np.where(valid, scene[k] - reference[k], np.nan).astype(np.float32)
         padded = np.pad(d, pad, constant_values=np.nan).reshape(ny, b, nx, b)
         blocks = padded.transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
-        with warnings.catch_warnings():  # all-NaN blocks: handled just below
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(blocks, axis=2)
+        med = nan_percentile(np.moveaxis(blocks, 2, 0), 50.0)  # NaN where a block is empty
         overall = float(np.nanmedian(d[valid]))
         med = np.where((share >= _MIN_BLOCK_VALID) & np.isfinite(med), med, overall)
         # Block centres to pixel centres, bilinear; edges held constant.

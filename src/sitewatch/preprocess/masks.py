@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..change.stats import robust_sigma
+from ..change.stats import nan_percentile, robust_sigma
 from ..errors import InputError
 
 #: scenes clearer than this over the site may serve as references (``--min-clear``)
@@ -269,25 +269,8 @@ def series_clear_median(
         chunk = np.where(
             v, stack[:, :, r0:r1, :].astype(np.float32, copy=False), np.float32(np.nan)
         )
-        out[:, r0:r1, :] = _nan_percentile(chunk, percentile)
+        out[:, r0:r1, :] = nan_percentile(chunk, percentile)
     return out
-
-
-def _nan_percentile(x: np.ndarray, q: float) -> np.ndarray:
-    """Percentile over axis 0 ignoring NaN (numpy's linear rule), NaN where all are NaN.
-
-    Sorting once (NaN last) and interpolating between the two order statistics is
-    an order of magnitude faster than ``np.nanpercentile``, which loops per pixel.
-    """
-    s = np.sort(x, axis=0)
-    n = np.sum(~np.isnan(x), axis=0)
-    pos = np.maximum(n - 1, 0) * np.float32(q / 100.0)
-    lo = np.floor(pos).astype(np.intp)
-    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
-    a = np.take_along_axis(s, lo[None], axis=0)[0]
-    b = np.take_along_axis(s, hi[None], axis=0)[0]
-    out = a + (b - a) * (pos - lo).astype(np.float32)
-    return np.where(n > 0, out, np.float32(np.nan)).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------
