@@ -582,6 +582,7 @@ def _optical_series(
     # first reference do not weaken every match.
     align_i = int(np.argmax(fractions))
     band_t = pick_texture_band(data[align_i], masks[align_i].clear)
+    align_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     # -- align, test, track -----------------------------------------------------------
     btuple = tuple(bands)
@@ -602,8 +603,9 @@ def _optical_series(
         if i != align_i and clear.sum() > 0:
             try:
                 al = estimate_shift(
-                    data[align_i, band_t], scene[band_t], masks[align_i].clear, clear
-                )
+                    data[align_i, band_t], scene[band_t], masks[align_i].clear, clear,
+                    reference_cache=align_cache,
+                )  # fmt: skip
             except NoValidDataError as exc:
                 status, reason = "misaligned", str(exc)
             else:

@@ -203,3 +203,18 @@ def test_pick_texture_band_bad_input() -> None:
         pick_texture_band(np.zeros((8, 8)))
     with pytest.raises(NoValidDataError, match="valid leaves 0 usable pixels"):
         pick_texture_band(np.zeros((2, 32, 32)), np.zeros((32, 32), bool))
+
+
+def test_a_reference_cache_gives_the_same_answers_for_a_series() -> None:
+    spec = _landscape(4)
+    ref = _view(spec, 0, 0)
+    valid_ref = ~_clouds(40, 0.05)
+    cache: dict = {}
+    for k, (sy, sx) in enumerate(SHIFTS[:3]):
+        mov = _view(spec, sy, sx) * 1.2 + 1.0
+        cloud = _clouds(50 + k, 0.15)
+        plain = estimate_shift(ref, mov, valid_ref, ~cloud)
+        cached = estimate_shift(ref, mov, valid_ref, ~cloud, reference_cache=cache)
+        assert cached == plain or (np.isnan(plain.residual_px) and cached.dy == plain.dy)
+    # the whole image and the clear sub-windows of the reference were computed once
+    assert (-1, -1) in cache and len(cache) >= 5

@@ -232,6 +232,7 @@ def estimate_shift(
     max_residual_px: float = DEFAULT_MAX_RESIDUAL_PX,
     min_quality: float = DEFAULT_MIN_QUALITY,
     max_shift_px: float | None = None,
+    reference_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Alignment:
     """Sub-pixel translation registering ``moving`` onto ``reference``.
 
@@ -250,6 +251,10 @@ def estimate_shift(
         Smallest gradient correlation after the shift accepted as aligned.
     max_shift_px
         Optional bound on ``hypot(dy, dx)``; larger shifts are flagged.
+    reference_cache
+        A dict kept by the caller across calls with the *same* ``reference`` and
+        ``valid_ref`` (a series aligned to one scene): the reference's features
+        are computed once instead of once per call.
 
     Raises
     ------
@@ -261,7 +266,14 @@ def estimate_shift(
     if upsample < 1:
         raise InputError(f"upsample is {upsample}; give an integer of 1 or more (e.g. 20)")
     ref, mov, vr, vm = _check_pair(reference, moving, valid_ref, valid_mov)
-    f_ref, w_ref = gradient_feature(ref, vr)
+    cache = {} if reference_cache is None else reference_cache
+
+    def ref_feature(r0: int, c0: int, sl: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+        if (r0, c0) not in cache:
+            cache[(r0, c0)] = gradient_feature(ref[sl], vr[sl])
+        return cache[(r0, c0)]
+
+    f_ref, w_ref = ref_feature(-1, -1, (slice(None), slice(None)))
     f_mov, w_mov = gradient_feature(mov, vm)
     dy, dx, _ = _phase_correlate(f_ref, f_mov, upsample)
     quality = _ncc_after_shift(f_ref, w_ref, f_mov, w_mov, dy, dx)
@@ -276,7 +288,7 @@ def estimate_shift(
                 sl = (slice(r0, r0 + wh), slice(c0, c0 + ww))
                 if vr[sl].mean() < 0.5 or vm[sl].mean() < 0.5:
                     continue
-                fr, wr = gradient_feature(ref[sl], vr[sl])
+                fr, wr = ref_feature(r0, c0, sl)
                 fm, wm = gradient_feature(mov[sl], vm[sl])
                 sy, sx, _ = _phase_correlate(fr, fm, upsample)
                 q = _ncc_after_shift(fr, wr, fm, wm, sy, sx)
