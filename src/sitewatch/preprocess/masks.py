@@ -387,13 +387,12 @@ def _match_shadows(
     n_steps = 120
     step = max(1.0, max_px / n_steps)
     dists = np.arange(step, max_px + step, step)
+    hi = math.inf
     if shadow_range_px is not None:
         dists = dists[dists >= shadow_range_px[0]]
-    if shadow_range_px is None or shadow_range_px[1] > max_px:
-        need = math.inf
-    else:
-        lo, hi = shadow_range_px
-        need = 0.8 * float(((dists >= lo) & (dists <= hi)).sum())
+        hi = shadow_range_px[1]
+    # a cloud can be dropped only when every distance its shadow may lie at was looked at
+    need = 0.8 * float((dists <= hi).sum()) if hi <= max_px else math.inf
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:
             continue
@@ -419,8 +418,7 @@ def _match_shadows(
             free = ~cloud[yy, xx] & ground[yy, xx]
             if free.sum() < 0.5 * n_obj:
                 continue
-            if shadow_range_px is not None and shadow_range_px[0] <= d <= shadow_range_px[1]:
-                checked += 1
+            checked += int(d <= hi)
             # placement by the moderately dark share; a shadow must also hold strictly dark pixels
             score = float(dark_loose[yy[free], xx[free]].mean())
             strict = float(dark_strict[yy[free], xx[free]].mean())
