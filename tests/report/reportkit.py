@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from pyproj import Transformer
@@ -66,6 +67,19 @@ def square_event(
     )  # fmt: skip
 
 
+def _changed(events: list[Event], dates: Sequence[dt.date]) -> Iterator[tuple[int, slice, slice]]:
+    """(date index, rows, cols) of each non-transient event's box on and after its first_seen."""
+    for e in events:
+        if e.kind == "transient":
+            continue
+        r, c = e.offset
+        rows = slice(max(r, 0), r + e.mask.shape[0])
+        cols = slice(max(c, 0), c + e.mask.shape[1])
+        for t, d in enumerate(dates):
+            if d >= e.first_seen:
+                yield t, rows, cols
+
+
 def series_for(grid: SiteGrid, events: list[Event], seed: int = 0) -> ImageSeries:
     """Textured ground; each non-transient event's footprint brightens from first_seen on."""
     rng = np.random.default_rng(seed)
@@ -76,13 +90,8 @@ def series_for(grid: SiteGrid, events: list[Event], seed: int = 0) -> ImageSerie
     tint = np.array([0.9, 1.0, 1.1, 1.6], np.float32)[:, None, None]
     base = (ground + speckle)[None] * tint
     data = np.repeat(base[None], len(DATES), axis=0)
-    for e in events:
-        if e.kind == "transient":
-            continue
-        r, c = e.offset
-        for t, d in enumerate(DATES):
-            if d >= e.first_seen:
-                data[t, :, max(r, 0) : r + e.mask.shape[0], max(c, 0) : c + e.mask.shape[1]] += 0.2
+    for t, rows, cols in _changed(events, DATES):
+        data[t, :, rows, cols] += 0.2
     data[0, :, : h // 3, :] = np.nan  # a cloud over the first date's northern third
     return ImageSeries(DATES, BANDS, data)
 
@@ -93,13 +102,8 @@ def radar_for(grid: SiteGrid, events: list[Event], seed: int = 0) -> RadarSeries
     h, w = grid.shape
     mean = np.empty((len(RADAR_DATES), 2, h, w), np.float32)
     mean[:, 0], mean[:, 1] = 0.05, 0.01  # vv about -13 dB, vh -20 dB
-    for e in events:
-        if e.kind == "transient":
-            continue
-        r, c = e.offset
-        for t, d in enumerate(RADAR_DATES):
-            if d >= e.first_seen:
-                mean[t, :, max(r, 0) : r + e.mask.shape[0], max(c, 0) : c + e.mask.shape[1]] *= 10
+    for t, rows, cols in _changed(events, RADAR_DATES):
+        mean[t, :, rows, cols] *= 10
     data = (mean * rng.gamma(4.0, 0.25, mean.shape)).astype(np.float32)
     ids = tuple(f"S1_{d:%Y%m%d}" for d in RADAR_DATES)
     return RadarSeries(
