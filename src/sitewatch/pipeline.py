@@ -568,7 +568,6 @@ def _optical_series(
     # -- masks ----------------------------------------------------------------------
     lon, lat = site.centroid
     suns = [sun_position(s.datetime, lat, lon) for s in kept]
-    azimuths = [az for _, az in suns]
     masks = _masks(data, valid, quality, bands, pixel_m, site_mask, suns)
     fractions = [m_.clear_fraction for m_ in masks]
     ref_i = next((i for i, f in enumerate(fractions) if f >= opts.min_clear and f > 0), None)
@@ -639,7 +638,7 @@ def _optical_series(
         )
         if strong.any():
             explained, changed = shadow_explained(
-                ref.values, scene, clear & ref.observed, azimuths[i], pixel_m
+                ref.values, scene, clear & ref.observed, suns[i][1], pixel_m
             )
             strong &= ~shadow_regions(strong, explained, changed)
             water = optical_water(ref.values, scene, bands)
