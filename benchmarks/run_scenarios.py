@@ -8,6 +8,7 @@ Prints one JSON object (per-run figures and per-scenario means) and a table::
 
     python benchmarks/run_scenarios.py --seeds 1-5 --size 512
     python benchmarks/run_scenarios.py --sensors sar --seeds 1-5 --size 256
+    python benchmarks/run_scenarios.py --seeds 1 --scenarios quiet --keep /tmp/bench
 
 ``--sensors optical`` (the default) runs the optical scenes only and scores
 against ``truth/events.geojson``; ``sar`` runs the radar series only and scores
@@ -92,12 +93,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=512, help="scene side in pixels")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--sensors", default="optical", choices=sorted(TRUTH))
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="folder (new or empty) to keep the scenes and runs in, for inspection",
+    )
     args = ap.parse_args(argv)
     runs = []
     with tempfile.TemporaryDirectory(prefix="sitewatch-bench-") as tmp:
+        root = args.keep if args.keep is not None else Path(tmp)
         for name in args.scenarios.split(","):
             for seed in _seeds(args.seeds):
-                runs.append(one(name, seed, args.size, Path(tmp), args.sensors))
+                runs.append(one(name, seed, args.size, root, args.sensors))
                 print(f"done {name} seed {seed}", file=sys.stderr)
     summary = {}
     for name in dict.fromkeys(r["scenario"] for r in runs):
