@@ -484,6 +484,14 @@ def run_site(
     )  # fmt: skip
 
 
+def _reference_sun(
+    ref: ReferenceState, sun_of: dict[dt.date, tuple[float, float]], where: np.ndarray
+) -> tuple[float, float]:
+    """The sun on the date most of the ``where`` pixels' reference comes from."""
+    index = ref.index[where & ref.observed]
+    return sun_of[ref.dates[int(np.bincount(index).argmax())]] if index.size else (90.0, 0.0)
+
+
 def _href(scene: Scene) -> str:
     return next(iter(scene.bands.values())).href
 
@@ -582,6 +590,7 @@ def _optical_series(
     align_i = int(np.argmax(fractions))
     band_t = pick_texture_band(data[align_i], masks[align_i].clear)
     align_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    sun_of = {s.date: sun for s, sun in zip(kept, suns)}
 
     # -- align, test, track -----------------------------------------------------------
     btuple = tuple(bands)
@@ -638,8 +647,9 @@ def _optical_series(
         )
         if strong.any():
             explained, changed = shadow_explained(
-                ref.values, scene, clear & ref.observed, suns[i][1], pixel_m
-            )
+                ref.values, scene, clear & ref.observed, suns[i][1], pixel_m,
+                suns=(_reference_sun(ref, sun_of, strong), suns[i]),
+            )  # fmt: skip
             strong &= ~shadow_regions(strong, explained, changed)
             water = optical_water(ref.values, scene, bands)
             if water is not None:

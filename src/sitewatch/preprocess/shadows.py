@@ -5,16 +5,30 @@ shadows of standing structures lengthen or shorten: a strip at the far end of
 each shadow darkens (or brightens) although nothing was built or removed.
 In very-high-resolution monitoring these are the commonest false changes.
 
-A changed pixel is *shadow-explained* when its brightness fell by a shadow's
-share (``ratio``) and it is dark now, or rose by it and was dark before, and
-there is a pixel dark on both dates (the shadow's part nearer its caster)
-within ``reach_m`` of it towards the sun, give or take one pixel sideways (the
-sun's azimuth differs a little between the dates, and a thin shadow such as a
-tower's would be missed by a straight line).  A candidate region is dropped when
-most of its brightness change is shadow-explained.  A dark new roof built next
-to an existing shadow on its sun side would be dropped too; that is the price
-of the rule, and why it needs the sun's azimuth rather than any direction.
-Pure numpy / scipy.
+A changed pixel is *shadow-explained* when either
+
+* its brightness fell by a shadow's share (``ratio``) and it is dark now, or
+  rose by it and was dark before, and there is a pixel dark on both dates (the
+  shadow's part nearer its caster) within ``reach_m`` of it towards the sun,
+  give or take one pixel sideways (the sun's azimuth differs a little between
+  the dates, and a thin shadow such as a tower's would be missed by a straight
+  line); or
+* (when the sun's elevation and azimuth on both dates are given) it darkened
+  into shade, and walking towards the sun from it crosses only shaded pixels
+  and then reaches an unchanged lit pixel, its caster, no further than the
+  caster's shadow can have grown.  A shadow of length ``L`` grows to
+  ``L cot(e1) / cot(e0)`` when the sun's elevation falls from ``e0`` to ``e1``;
+  ``L`` is measured from the caster along the earlier shadow's direction, over
+  pixels shaded then (see :func:`_cast` for the tolerance).  Shortening is the
+  same rule with the dates swapped.  This catches a low building's shadow
+  appearing on its north side in autumn, where under the summer sun it was too
+  thin to be dark and the first rule finds no old shadow to extend.
+
+A candidate region is dropped when most of its brightness change is
+shadow-explained.  A dark new roof built next to an existing shadow on its sun
+side, or on the shadow side of a standing building within the reach the sun's
+change allows, would be dropped too; that is the price of the rules, and why
+they need the sun's position rather than any direction.  Pure numpy / scipy.
 """
 
 from __future__ import annotations
@@ -27,19 +41,97 @@ from scipy import ndimage as ndi
 __all__ = ["regions_where", "shadow_explained", "shadow_regions"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
+#: share of the median brightness below which a pixel counts in a shadow's length
+_SHADED = 0.85
+
+
+def _shifted(mask: np.ndarray, dr: int, dc: int) -> np.ndarray:
+    """``out[r, c] = mask[r + dr, c + dc]``, False beyond the edges."""
+    h, w = mask.shape
+    out = np.zeros_like(mask)
+    if abs(dr) < h and abs(dc) < w:
+        src = mask[max(dr, 0) : h + min(dr, 0), max(dc, 0) : w + min(dc, 0)]
+        out[max(-dr, 0) : h + min(-dr, 0), max(-dc, 0) : w + min(-dc, 0)] = src
+    return out
+
+
+def _steps(d_row: float, d_col: float, steps: int) -> list[tuple[int, int]]:
+    """Pixel offsets ``t * (d_row, d_col)`` for ``t`` in 1..steps, rounded."""
+    return [(int(round(t * d_row)), int(round(t * d_col))) for t in range(1, steps + 1)]
 
 
 def _towards(mask: np.ndarray, d_row: float, d_col: float, steps: int) -> np.ndarray:
     """Pixels that have ``mask`` set at ``t * (d_row, d_col)`` for some ``t`` in 1..steps."""
-    h, w = mask.shape
     out = np.zeros_like(mask)
-    for t in range(1, steps + 1):
-        dr, dc = int(round(t * d_row)), int(round(t * d_col))
-        if abs(dr) >= h or abs(dc) >= w:
-            break
-        src = mask[max(dr, 0) : h + min(dr, 0), max(dc, 0) : w + min(dc, 0)]
-        out[max(-dr, 0) : h + min(-dr, 0), max(-dc, 0) : w + min(-dc, 0)] |= src
+    for dr, dc in _steps(d_row, d_col, steps):
+        out |= _shifted(mask, dr, dc)
     return out
+
+
+def _run_length(mask: np.ndarray, d_row: float, d_col: float, steps: int) -> np.ndarray:
+    """Number of consecutive ``mask`` pixels from each pixel along ``t * (d_row, d_col)``."""
+    alive = np.ones(mask.shape, bool)
+    out = np.zeros(mask.shape, np.int32)
+    for dr, dc in _steps(d_row, d_col, steps):
+        alive &= _shifted(mask, dr, dc)
+        if not alive.any():
+            break
+        out += alive
+    return out
+
+
+def _cast(
+    dark: np.ndarray,
+    caster: np.ndarray,
+    old_length: np.ndarray,
+    growth: float,
+    d_row: float,
+    d_col: float,
+    steps: int,
+) -> np.ndarray:
+    """Pixels that a lengthened shadow explains.
+
+    From each ``dark`` pixel, walk towards the sun over ``dark`` pixels to the
+    first other one; the pixel is explained when that is a ``caster`` pixel within
+    ``(old_length + 1) * growth + 2`` steps, ``old_length`` being the caster's
+    shadow length on the earlier date (a partly shaded pixel at its end may escape
+    it: the first 1; the second is the new shadow's own such pixel and the
+    rounding of the walk).  Shadows that did not grow (``growth <= 1``) explain
+    nothing.
+    """
+    if growth <= 1.0:
+        return np.zeros_like(dark)
+    alive = dark.copy()
+    out = np.zeros_like(dark)
+    for t, (dr, dc) in enumerate(_steps(d_row, d_col, steps), start=1):
+        reach = (_shifted(old_length, dr, dc) + 1) * growth + 2
+        out |= alive & _shifted(caster, dr, dc) & (t <= reach)
+        alive &= _shifted(dark, dr, dc)
+        if not alive.any():
+            break
+    return out
+
+
+def _lengthened(
+    shaded: np.ndarray,
+    caster: np.ndarray,
+    shaded_earlier: np.ndarray,
+    earlier: tuple[float, float],
+    later: tuple[float, float],
+    steps: int,
+) -> np.ndarray:
+    """:func:`_cast` for shadows that grew from sun ``earlier`` to ``later`` (elevation,
+    azimuth in degrees): the old length is measured along the earlier shadow's direction."""
+    (e0, a0), (e1, a1) = earlier, later
+    growth = _cot(e1) / _cot(e0)
+    a0, a1 = math.radians(a0), math.radians(a1)
+    old = _run_length(shaded_earlier, math.cos(a0), -math.sin(a0), steps)
+    return _cast(shaded, caster, old, growth, -math.cos(a1), math.sin(a1), steps)
+
+
+def _cot(elevation_deg: float) -> float:
+    # A sun at the horizon or the zenith would make shadows infinite or nil.
+    return 1.0 / math.tan(math.radians(min(max(elevation_deg, 1.0), 89.0)))
 
 
 def shadow_explained(
@@ -52,6 +144,7 @@ def shadow_explained(
     reach_m: float = 30.0,
     ratio: float = 0.8,
     dark: float = 0.7,
+    suns: tuple[tuple[float, float], tuple[float, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel shadow explanation of the brightness change between two dates.
 
@@ -71,6 +164,9 @@ def shadow_explained(
         Brightness ratio from which a change is a shadow's (its darkening factor).
     dark
         A pixel is dark below this share of the median brightness of ``valid``.
+    suns
+        ``(elevation, azimuth)`` in degrees of the sun on the ``before`` and the
+        ``after`` date; when given, the caster rule (module notes) applies too.
 
     Returns
     -------
@@ -94,9 +190,19 @@ def shadow_explained(
     # image rows grow southwards; towards the sun is (east sin az, north cos az)
     steps = max(1, round(reach_m / pixel_size_m))
     anchor = ndi.binary_dilation(dark0 & dark1, structure=_EIGHT)
-    near = _towards(anchor, -math.cos(az), math.sin(az), steps)
+    d_row, d_col = -math.cos(az), math.sin(az)
+    near = _towards(anchor, d_row, d_col, steps)
     explained = near & ((darker & dark1) | (brighter & dark0))
-    return explained, darker | brighter
+    changed = darker | brighter
+    if suns is not None:
+        # a shadow's partly shaded edge pixels are not dark, but count in its length
+        shaded = _SHADED / dark * level
+        shaded0, shaded1 = valid & (b0 < shaded), valid & (b1 < shaded)
+        sun0, sun1 = suns
+        grown = _lengthened(shaded1, valid & ~changed & ~shaded1, shaded0, sun0, sun1, steps)
+        shrunk = _lengthened(shaded0, valid & ~changed & ~shaded0, shaded1, sun1, sun0, steps)
+        explained |= (grown & darker) | (shrunk & brighter)
+    return explained, changed
 
 
 def regions_where(
