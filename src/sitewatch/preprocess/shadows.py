@@ -92,19 +92,20 @@ def _cast(
     """Pixels that a lengthened shadow explains.
 
     From each ``dark`` pixel, walk towards the sun over ``dark`` pixels to the
-    first other one; the pixel is explained when that is a ``caster`` pixel within
-    ``(old_length + 1) * growth + 2`` steps, ``old_length`` being the caster's
-    shadow length on the earlier date (a partly shaded pixel at its end may escape
-    it: the first 1; the second is the new shadow's own such pixel and the
-    rounding of the walk).  Shadows that did not grow (``growth <= 1``) explain
-    nothing.
+    first other one; the pixel is explained when that is a ``caster`` pixel that
+    already cast a shadow (``old_length >= 1``: its length on the earlier date) and
+    is within ``(old_length + 1) * growth + 2`` steps (a partly shaded pixel at the
+    old shadow's end may escape it: the first 1; the second is the new shadow's
+    own such pixel and the rounding of the walk).  Shadows that did not grow
+    (``growth <= 1``) explain nothing.
     """
     if growth <= 1.0:
         return np.zeros_like(dark)
     alive = dark.copy()
     out = np.zeros_like(dark)
     for t, (dr, dc) in enumerate(_steps(d_row, d_col, steps), start=1):
-        reach = (_shifted(old_length, dr, dc) + 1) * growth + 2
+        old = _shifted(old_length, dr, dc)
+        reach = np.where(old >= 1, (old + 1) * growth + 2, 0)
         out |= alive & _shifted(caster, dr, dc) & (t <= reach)
         alive &= _shifted(dark, dr, dc)
         if not alive.any():
@@ -115,17 +116,18 @@ def _cast(
 def _lengthened(
     shaded: np.ndarray,
     caster: np.ndarray,
-    shaded_earlier: np.ndarray,
+    inner: np.ndarray,
     earlier: tuple[float, float],
     later: tuple[float, float],
     steps: int,
 ) -> np.ndarray:
     """:func:`_cast` for shadows that grew from sun ``earlier`` to ``later`` (elevation,
-    azimuth in degrees): the old length is measured along the earlier shadow's direction."""
+    azimuth in degrees): the old length is measured along the earlier shadow's direction,
+    over ``inner`` pixels (shaded and unchanged on both dates)."""
     (e0, a0), (e1, a1) = earlier, later
     growth = _cot(e1) / _cot(e0)
     a0, a1 = math.radians(a0), math.radians(a1)
-    old = _run_length(shaded_earlier, math.cos(a0), -math.sin(a0), steps)
+    old = _run_length(inner, math.cos(a0), -math.sin(a0), steps)
     return _cast(shaded, caster, old, growth, -math.cos(a1), math.sin(a1), steps)
 
 
@@ -199,8 +201,11 @@ def shadow_explained(
         shaded = _SHADED / dark * level
         shaded0, shaded1 = valid & (b0 < shaded), valid & (b1 < shaded)
         sun0, sun1 = suns
-        grown = _lengthened(shaded1, valid & ~changed & ~shaded1, shaded0, sun0, sun1, steps)
-        shrunk = _lengthened(shaded0, valid & ~changed & ~shaded0, shaded1, sun1, sun0, steps)
+        # the shorter shadow lies inside the longer one, unchanged: dark ground
+        # that a cloud's shadow darkened further is no old shadow
+        inner = shaded0 & shaded1 & ~changed
+        grown = _lengthened(shaded1, valid & ~changed & ~shaded1, inner, sun0, sun1, steps)
+        shrunk = _lengthened(shaded0, valid & ~changed & ~shaded0, inner, sun1, sun0, steps)
         explained |= (grown & darker) | (shrunk & brighter)
     return explained, changed
 
