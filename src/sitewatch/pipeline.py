@@ -61,7 +61,7 @@ from .io.raster import Grid
 from .io.scenes import Skipped, common_bands, finest_pixel_m, grid_of, read_or_skip, site_rasters
 from .models import Event, Scene, SceneSeries, SensorKind, Site, SiteGrid, ZoneTimelineRow
 from .pipeline_sar import SarScale, run_sar_series, sar_bands
-from .preprocess.align import apply_shift, estimate_shift, pick_texture_band
+from .preprocess.align import ReferenceCache, apply_shift, estimate_shift, pick_texture_band
 from .preprocess.background import block_px_for, smooth_difference
 from .preprocess.masks import (
     CONFIRM_CLOUD_AREA_M2,
@@ -589,7 +589,7 @@ def _optical_series(
     # first reference do not weaken every match.
     align_i = int(np.argmax(fractions))
     band_t = pick_texture_band(data[align_i], masks[align_i].clear)
-    align_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    align_cache: ReferenceCache = {}
     sun_of = {s.date: sun for s, sun in zip(kept, suns)}
 
     # -- align, test, track -----------------------------------------------------------

@@ -13,6 +13,8 @@ here rather than taken from scikit-image: scikit-image's masked mode
 (Padfield 2012) is integer-pixel only, and the runtime does not depend on
 scikit-image.  The cross-power spectrum is phase-normalised and then
 low-pass weighted, which smooths the correlation peak without moving it.
+The transforms are scipy's, which handles sizes with a large prime factor (a
+614 px grid is 2 x 307) several times faster than numpy's.
 
 Quality is the normalised cross-correlation of the two gradient images
 after the shift (about 0 for unrelated or featureless images); the
@@ -24,8 +26,10 @@ translation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
+from scipy import fft
 from scipy import ndimage as ndi
 
 from ..errors import InputError, NoValidDataError
@@ -85,23 +89,26 @@ def _upsampled_dft(
     out = data
     # columns first, then rows: each contraction puts the new axis in front
     for n_items, off in ((data.shape[1], offsets[1]), (data.shape[0], offsets[0])):
-        freqs = np.fft.fftfreq(n_items, upsample)
+        freqs = fft.fftfreq(n_items, upsample)
         kernel = np.exp(-2j * np.pi * (np.arange(region) - off)[:, None] * freqs[None, :])
         out = np.tensordot(kernel, out, axes=(1, -1))
     return out
 
 
-def _phase_correlate(ref: np.ndarray, mov: np.ndarray, upsample: int) -> tuple[float, float, float]:
-    """Shift registering ``mov`` onto ``ref`` and the peak-to-mean ratio of the correlation."""
-    f_ref = np.fft.fft2(ref)
-    f_mov = np.fft.fft2(mov)
+def _phase_correlate(
+    f_ref: np.ndarray, mov: np.ndarray, upsample: int
+) -> tuple[float, float, float]:
+    """Shift registering ``mov`` onto the image whose 2-D FFT is ``f_ref``, and the
+    peak-to-mean ratio of the correlation."""
+    f_mov = fft.fft2(mov)
     prod = f_ref * np.conj(f_mov)
-    prod /= np.maximum(np.abs(prod), 1e-12 * np.abs(prod).max() + 1e-30)
+    mag = np.abs(prod)
+    prod /= np.maximum(mag, 1e-12 * mag.max() + 1e-30)
     # low-pass weight: smooths the correlation surface symmetrically (peak stays put)
-    fy = np.fft.fftfreq(ref.shape[0])[:, None]
-    fx = np.fft.fftfreq(ref.shape[1])[None, :]
+    fy = fft.fftfreq(prod.shape[0])[:, None]
+    fx = fft.fftfreq(prod.shape[1])[None, :]
     prod *= np.exp(-(fy * fy + fx * fx) / (2 * 0.15**2))
-    cc = np.abs(np.fft.ifft2(prod))
+    cc = np.abs(fft.ifft2(prod))
     peak = np.unravel_index(int(np.argmax(cc)), cc.shape)
     sharp = float(cc[peak] / max(float(cc.mean()), 1e-30))
     shifts = np.array(peak, dtype=float)
@@ -130,9 +137,11 @@ def _fill(img: np.ndarray, valid: np.ndarray, sigma: float = 4.0) -> np.ndarray:
     vf = valid.astype(np.float32)
     num = ndi.gaussian_filter(np.where(valid, img, 0).astype(np.float32), sigma)
     den = ndi.gaussian_filter(vf, sigma)
-    fallback = np.float32(np.median(img[valid]))
+    near = den > 1e-3
+    # pixels with no valid neighbour within the filter's reach take the valid median
+    fallback = np.float32(0) if near.all() else np.float32(np.median(img[valid]))
     with np.errstate(invalid="ignore", divide="ignore"):
-        est = np.where(den > 1e-3, num / den, fallback)
+        est = np.where(near, num / den, fallback)
     return np.where(valid, img, est).astype(np.float32)
 
 
@@ -165,6 +174,34 @@ def gradient_feature(img: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np
         return np.zeros_like(g), weight
     g = g - np.float32(float((g * weight).sum()) / sw)
     return (g * weight).astype(np.float32), weight
+
+
+@dataclass(frozen=True)
+class ReferenceFeature:
+    """A reference (sub-)image ready for correlation (see :func:`gradient_feature`).
+
+    Attributes
+    ----------
+    feature, weight
+        The weighted gradient magnitude and its weight, ``(h, w)`` float32.
+    spectrum
+        The 2-D FFT of ``feature``.
+    """
+
+    feature: np.ndarray
+    weight: np.ndarray
+    spectrum: np.ndarray
+
+    @classmethod
+    def of(cls, img: np.ndarray, valid: np.ndarray) -> ReferenceFeature:
+        """The feature of ``img`` over its ``valid`` pixels."""
+        feature, weight = gradient_feature(img, valid)
+        return cls(feature, weight, fft.fft2(feature))
+
+
+#: reference features by the top-left corner of their window, ``(-1, -1)`` for the
+#: whole image (see ``reference_cache`` of :func:`estimate_shift`)
+ReferenceCache: TypeAlias = dict[tuple[int, int], ReferenceFeature]
 
 
 def _ncc_after_shift(
@@ -232,7 +269,7 @@ def estimate_shift(
     max_residual_px: float = DEFAULT_MAX_RESIDUAL_PX,
     min_quality: float = DEFAULT_MIN_QUALITY,
     max_shift_px: float | None = None,
-    reference_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
+    reference_cache: ReferenceCache | None = None,
 ) -> Alignment:
     """Sub-pixel translation registering ``moving`` onto ``reference``.
 
@@ -254,7 +291,7 @@ def estimate_shift(
     reference_cache
         A dict kept by the caller across calls with the *same* ``reference`` and
         ``valid_ref`` (a series aligned to one scene): the reference's features
-        are computed once instead of once per call.
+        and their spectra are computed once instead of once per call.
 
     Raises
     ------
@@ -266,17 +303,17 @@ def estimate_shift(
     if upsample < 1:
         raise InputError(f"upsample is {upsample}; give an integer of 1 or more (e.g. 20)")
     ref, mov, vr, vm = _check_pair(reference, moving, valid_ref, valid_mov)
-    cache = {} if reference_cache is None else reference_cache
+    cache: ReferenceCache = {} if reference_cache is None else reference_cache
 
-    def ref_feature(r0: int, c0: int, sl: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    def ref_feature(r0: int, c0: int, sl: tuple[slice, slice]) -> ReferenceFeature:
         if (r0, c0) not in cache:
-            cache[(r0, c0)] = gradient_feature(ref[sl], vr[sl])
+            cache[(r0, c0)] = ReferenceFeature.of(ref[sl], vr[sl])
         return cache[(r0, c0)]
 
-    f_ref, w_ref = ref_feature(-1, -1, (slice(None), slice(None)))
+    full = ref_feature(-1, -1, (slice(None), slice(None)))
     f_mov, w_mov = gradient_feature(mov, vm)
-    dy, dx, _ = _phase_correlate(f_ref, f_mov, upsample)
-    quality = _ncc_after_shift(f_ref, w_ref, f_mov, w_mov, dy, dx)
+    dy, dx, _ = _phase_correlate(full.spectrum, f_mov, upsample)
+    quality = _ncc_after_shift(full.feature, full.weight, f_mov, w_mov, dy, dx)
 
     # sub-windows: 3 x 3 overlapping half-size windows
     h, w = ref.shape
@@ -288,10 +325,10 @@ def estimate_shift(
                 sl = (slice(r0, r0 + wh), slice(c0, c0 + ww))
                 if vr[sl].mean() < 0.5 or vm[sl].mean() < 0.5:
                     continue
-                fr, wr = ref_feature(r0, c0, sl)
+                window = ref_feature(r0, c0, sl)
                 fm, wm = gradient_feature(mov[sl], vm[sl])
-                sy, sx, _ = _phase_correlate(fr, fm, upsample)
-                q = _ncc_after_shift(fr, wr, fm, wm, sy, sx)
+                sy, sx, _ = _phase_correlate(window.spectrum, fm, upsample)
+                q = _ncc_after_shift(window.feature, window.weight, fm, wm, sy, sx)
                 if not np.isfinite(q) or q < min_quality:
                     continue
                 dists.append(float(np.hypot(sy - dy, sx - dx)))
