@@ -60,6 +60,10 @@ def smooth_difference(
     pad = ((0, ny * b - h), (0, nx * b - w))
     v = np.pad(valid, pad, constant_values=False).reshape(ny, b, nx, b)
     share = v.mean(axis=(1, 3))
+    # Block centres to pixel centres, bilinear; edges held constant.
+    rows = (np.arange(h) + 0.5) / b - 0.5
+    cols = (np.arange(w) + 0.5) / b - 0.5
+    coords = np.stack(np.meshgrid(rows, cols, indexing="ij"))
     for k in range(nb):
         d = np.where(valid, scene[k] - reference[k], np.nan).astype(np.float32)
         padded = np.pad(d, pad, constant_values=np.nan).reshape(ny, b, nx, b)
@@ -67,9 +71,5 @@ def smooth_difference(
         med = nan_percentile(np.moveaxis(blocks, 2, 0), 50.0)  # NaN where a block is empty
         overall = float(np.nanmedian(d[valid]))
         med = np.where((share >= _MIN_BLOCK_VALID) & np.isfinite(med), med, overall)
-        # Block centres to pixel centres, bilinear; edges held constant.
-        rows = (np.arange(h) + 0.5) / b - 0.5
-        cols = (np.arange(w) + 0.5) / b - 0.5
-        rr, cc = np.meshgrid(rows, cols, indexing="ij")
-        out[k] = ndi.map_coordinates(med.astype(np.float32), [rr, cc], order=1, mode="nearest")
+        out[k] = ndi.map_coordinates(med.astype(np.float32), coords, order=1, mode="nearest")
     return out
