@@ -251,10 +251,18 @@ class Scenario:
 START = dt.date(2018, 6, 1)
 STOP = dt.date(2019, 4, 30)
 CONTEXT = (ContextEvent(dt.date(2019, 2, 28), "Hanoi summit"),)
+#: shortest and longest gap between acquisitions, days (Sentinel-2A and 2B with clouds)
+DEFAULT_CADENCE_DAYS = (5, 10)
 
 
 def build_scenario(
-    name: str, seed: int = 7, size: int | None = None, pixel_m: float | None = None
+    name: str,
+    seed: int = 7,
+    size: int | None = None,
+    pixel_m: float | None = None,
+    *,
+    cadence_days: tuple[int, int] = DEFAULT_CADENCE_DAYS,
+    max_dates: int | None = None,
 ) -> Scenario:
     """The scenario ``name``, drawn from ``seed``.
 
@@ -268,6 +276,13 @@ def build_scenario(
         Scene side in pixels (default 512: 1.5 km at 3 m); small values make fast tests.
     pixel_m : float or None
         Pixel side in metres (default 3).
+    cadence_days : (int, int)
+        Shortest and longest gap between acquisitions in days, each gap drawn
+        uniformly between them (default 5-10, about 44 dates from June 2018 to
+        April 2019).
+    max_dates : int or None
+        Keep at most this many acquisitions, the earliest (the events are drawn on
+        the dates kept). None: every date up to the end of April 2019.
     """
     if name not in SCENARIOS:
         raise InputError(
@@ -279,7 +294,16 @@ def build_scenario(
     pixel = DEFAULT_PIXEL_M if pixel_m is None else float(pixel_m)
     if not math.isfinite(pixel) or pixel <= 0:
         raise InputError(f"pixel_m: got {pixel_m!r}; give a positive pixel size in metres")
-    return SCENARIOS[name](name, int(seed), build_layout(size, pixel))
+    if len(cadence_days) != 2 or not 1 <= cadence_days[0] <= cadence_days[1]:
+        raise InputError(
+            f"cadence_days: got {cadence_days!r}; give (shortest, longest) gap in days with "
+            "1 <= shortest <= longest, e.g. (5, 10)"
+        )
+    if max_dates is not None and max_dates < 2:
+        raise InputError(f"max_dates: got {max_dates!r}; give 2 or more, or None for all dates")
+    lo, hi = (int(d) for d in cadence_days)
+    dates = _dates(_rng(int(seed), 1), (lo, hi), max_dates)
+    return SCENARIOS[name](name, int(seed), build_layout(size, pixel), dates)
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -287,12 +311,15 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, *stream])
 
 
-def _dates(rng: np.random.Generator) -> list[dt.date]:
+def _dates(
+    rng: np.random.Generator, cadence_days: tuple[int, int], max_dates: int | None
+) -> list[dt.date]:
+    lo, hi = cadence_days
     d = START + dt.timedelta(days=int(rng.integers(0, 5)))
-    out = []
-    while d <= STOP:
+    out: list[dt.date] = []
+    while d <= STOP and (max_dates is None or len(out) < max_dates):
         out.append(d)
-        d += dt.timedelta(days=int(rng.integers(5, 11)))  # 5-10 day cadence
+        d += dt.timedelta(days=int(rng.integers(lo, hi + 1)))
     return out
 
 
@@ -531,9 +558,10 @@ def _cloud_over_first_look(
     return acqs
 
 
-def _make(nuisance: Nuisance, with_events: bool) -> Callable[[str, int, Layout], Scenario]:
-    def make(name: str, seed: int, layout: Layout) -> Scenario:
-        dates = _dates(_rng(seed, 1))
+def _make(
+    nuisance: Nuisance, with_events: bool
+) -> Callable[[str, int, Layout, list[dt.date]], Scenario]:
+    def make(name: str, seed: int, layout: Layout, dates: list[dt.date]) -> Scenario:
         acqs = _acquisitions(dates, nuisance, _rng(seed, 2), layout)
         events = _sohae_events(layout, dates, _rng(seed, 3)) if with_events else []
         if events:
@@ -548,7 +576,7 @@ def _make(nuisance: Nuisance, with_events: bool) -> Callable[[str, int, Layout],
     return make
 
 
-SCENARIOS: dict[str, Callable[[str, int, Layout], Scenario]] = {
+SCENARIOS: dict[str, Callable[[str, int, Layout, list[dt.date]], Scenario]] = {
     "sohae-2019": _make(Nuisance(), with_events=True),
     "quiet": _make(Nuisance(), with_events=False),
     "cloudy": _make(
