@@ -355,10 +355,20 @@ def test_a_change_along_a_new_cloud_edge_waits_for_the_next_clear_look() -> None
     rim = (slice(18, 21), slice(10, 20))
     s = Series().cloud((slice(10, 18), slice(10, 20)), 4).add(rim, [4])
     assert s.run().events == []
-    # a real change there shows again at the next look, and is dated by it
+    # a real change there shows again at the next look: found then, dated by the first
     s = Series(seed=1).cloud((slice(10, 18), slice(10, 20)), 4).add(rim, range(4, 9))
     ev = only(s.run().events)
-    assert (ev.kind, ev.first_seen, ev.last_unchanged) == ("appeared", DATES[5], DATES[3])
+    assert (ev.kind, ev.first_seen, ev.last_unchanged) == ("appeared", DATES[4], DATES[3])
+    # ... unless the rim went back and a change came later: dated by its own look
+    s = Series(seed=1).cloud((slice(10, 18), slice(10, 20)), 4).add(rim, [4])
+    s.add(rim, range(6, 9))
+    ev = only(s.run().events)
+    assert (ev.first_seen, ev.last_unchanged) == (DATES[6], DATES[5])
+    # ... or the next look changed the other way (brighter rim, then a dark apron)
+    s = Series(seed=1).cloud((slice(10, 18), slice(10, 20)), 4).add(rim, [4])
+    s.add(rim, range(5, 9), value=0.0)
+    ev = only(s.run().events)
+    assert (ev.kind, ev.first_seen) == ("disappeared", DATES[5])
 
 
 def test_a_change_beside_a_cloud_but_mostly_away_from_it_is_not_deferred() -> None:

@@ -12,7 +12,10 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
   shadow, a coverage edge) is deferred: it is treated as not judged at this
   date and its pixels keep their reference (:attr:`EventTracker.hold`).  Masks
   miss the faint rims of clouds and shadows, and what changes there is mostly
-  the rim; a real change is found at its next clear look instead.
+  the rim; a real change is found at its next clear look instead.  When most
+  of a candidate's pixels were deferred at an earlier date, with the same
+  direction of change, and have not been judged since, its ``first_seen`` is
+  that date: the change was already there, beside the cloud.
 * **Confirmation.**  A candidate's pixels keep their pre-change reference (the
   tracker's :attr:`EventTracker.hold`) until it is settled.  Each pixel votes
   once, at its next judged acquisition: still changed (the decision against the
@@ -231,6 +234,9 @@ class EventTracker:
         self._pending = np.full(self.shape, -1, dtype=np.int64)  # part awaiting this pixel
         self._live = np.full(self.shape, -1, dtype=np.int64)  # track owning this pixel
         self._last_clear = np.full(self.shape, -1, dtype=np.int32)
+        # date and direction of a deferred rim change not yet looked at again
+        self._deferred_t = np.full(self.shape, -1, dtype=np.int32)
+        self._deferred_sign = np.zeros(self.shape, dtype=np.int8)
         self._awaiting = np.zeros(self.shape, dtype=bool)
         self._hold = np.zeros(self.shape, dtype=bool)
 
@@ -306,7 +312,12 @@ class EventTracker:
         new &= ~deferred
         if new.any():
             self._add_candidates(t, new, dlt, p)
-        self._last_clear[clr & ~deferred] = t  # a deferred rim was not judged now
+        seen = clr & ~deferred  # a deferred rim was not judged now
+        self._last_clear[seen] = t
+        self._deferred_t[seen] = -1
+        mark = deferred & (self._deferred_t < 0)
+        self._deferred_t[mark] = t
+        self._deferred_sign[mark] = np.sign(np.nan_to_num(dlt[mark])).astype(np.int8)
         self._awaiting = self._pending_mask()
         self._hold = self._awaiting | deferred
         return new
@@ -448,7 +459,7 @@ class EventTracker:
         p_det = self.alpha if p is None else float(np.nanmedian(p.ravel()[pixels]))
         part = _Part(
             track=track,
-            t=t,
+            t=self._deferred_from(t, pixels, d),
             pixels=pixels,
             p_det=p_det,
             last_unchanged=int(last[last.size // 2]),
@@ -464,6 +475,16 @@ class EventTracker:
         self._tracks[track].append(pid)
         self._pending.ravel()[pixels] = pid
         self._live.ravel()[pixels] = track
+
+    def _deferred_from(self, t: int, pixels: np.ndarray, delta: np.ndarray) -> int:
+        """``t``, or the date a rim deferral put off most of ``pixels`` with the same
+        direction of change: the candidate was there already, beside the cloud."""
+        since = self._deferred_t.ravel()[pixels]
+        held = since >= 0
+        if held.mean() < 0.5:
+            return t
+        same = np.sign(np.nan_to_num(delta[held])) == self._deferred_sign.ravel()[pixels][held]
+        return int(np.sort(since[held])[held.sum() // 2]) if same.mean() >= 0.5 else t
 
     # -- output ------------------------------------------------------------------------
 
