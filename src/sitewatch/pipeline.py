@@ -222,6 +222,9 @@ def _masks(
 ) -> list[CloudMask]:
     """Cloud masks of every date: SCL where given, spectral against the clear median.
 
+    ``data`` is reflectance already (0..1): the run divided it by one scale for the
+    whole series, so the masks must not guess a scale per date again.
+
     The sun's position (elevation, azimuth) lets the spectral test match each cloud
     with its shadow, so a fresh white roof (which brightens like a cloud but casts
     none) stays clear; where the shadow cannot be looked for, a bright object that
@@ -233,7 +236,7 @@ def _masks(
     ) -> CloudMask:
         m = spectral_cloud_mask(
             d, bands, v, median, sun_azimuth_deg=sun[1], pixel_size_m=pixel_m,
-            sun_elevation_deg=sun[0], region=site_mask,
+            sun_elevation_deg=sun[0], region=site_mask, reflectance_scale=1.0,
         )  # fmt: skip
         return with_overcast(m, *overcast_mask(d, bands, v, median), region=site_mask)
 
