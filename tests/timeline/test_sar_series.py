@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+from scipy import special
 
 from sitewatch.errors import InputError
-from sitewatch.timeline.sar_series import SarReference, sequential_pvalue
+from sitewatch.timeline.sar_series import SarReference, _combine_bands, sequential_pvalue
 
 L = 4.4
 
@@ -64,3 +65,11 @@ def test_held_pixels_keep_history_and_restart_when_released() -> None:
 def test_empty_rejects_bad_enl() -> None:
     with pytest.raises(InputError, match="enl"):
         SarReference.empty(2, (3, 3), (4.4,))
+
+
+def test_band_combination_matches_the_chi_square_quantiles() -> None:
+    rng = np.random.default_rng(3)
+    p1, p2 = rng.uniform(0, 1, 500) ** 6, rng.uniform(0, 1, 500)
+    p1[:3] = [0.0, 1.0, 1e-300]
+    want = special.chdtrc(2.0, special.chdtri(1.0, p1) + special.chdtri(1.0, p2))
+    np.testing.assert_allclose(_combine_bands([p1, p2]), want, rtol=1e-10, atol=0)
