@@ -101,12 +101,11 @@ def _cast(
     """
     if growth <= 1.0:
         return np.zeros_like(dark)
+    reach = np.where(old_length >= 1, (old_length + 1) * growth + 2, 0.0)
     alive = dark.copy()
     out = np.zeros_like(dark)
     for t, (dr, dc) in enumerate(_steps(d_row, d_col, steps), start=1):
-        old = _shifted(old_length, dr, dc)
-        reach = np.where(old >= 1, (old + 1) * growth + 2, 0)
-        out |= alive & _shifted(caster, dr, dc) & (t <= reach)
+        out |= alive & _shifted(caster & (reach >= t), dr, dc)
         alive &= _shifted(dark, dr, dc)
         if not alive.any():
             break
