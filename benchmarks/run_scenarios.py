@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
-import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from fresh_run import run_fresh
 
 SCENARIOS = ("sohae-2019", "quiet", "cloudy", "misregistered")
 
@@ -43,17 +42,6 @@ def _seeds(text: str) -> list[int]:
 TRUTH = {"optical": "events.geojson", "sar": "events_sar.geojson", "all": "events_all.geojson"}
 
 
-def _run(site: str, images: str, out: str, sensors: str, queue: Any) -> None:
-    from sitewatch.pipeline import RunOptions, run_site
-
-    t0 = time.perf_counter()
-    result = run_site(site, images, out, RunOptions(sensors=sensors))  # type: ignore[arg-type]
-    wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB -> MiB (Linux)
-    queue.put({"wall_s": round(wall, 2), "peak_rss_mib": round(rss, 1),
-               "n_events": len(result.events)})  # fmt: skip
-
-
 def one(name: str, seed: int, size: int, root: Path, sensors: str) -> dict[str, Any]:
     """Simulate, run and score one scenario."""
     from sitewatch.sim.scenarios import build_scenario
@@ -62,15 +50,9 @@ def one(name: str, seed: int, size: int, root: Path, sensors: str) -> dict[str, 
 
     base = root / f"{name}-{seed}"
     write_scenario(build_scenario(name, seed=seed, size=size), base, sar=sensors != "optical")
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(
-        target=_run, args=(str(base / "site.geojson"), str(base / "images"),
-                           str(base / "run"), sensors, queue),
-    )  # fmt: skip
-    proc.start()
-    stats = queue.get()
-    proc.join()
+    run = run_fresh(str(base / "site.geojson"), str(base / "images"), str(base / "run"), sensors)
+    stats = {"wall_s": round(run["wall_s"], 2), "peak_rss_mib": round(run["peak_rss_mib"], 1),
+             "n_events": run["n_events"]}  # fmt: skip
     truth = json.loads((base / "truth" / TRUTH[sensors]).read_text())
     found = json.loads((base / "run" / "events.geojson").read_text())
     extra: dict[str, Any] = {}

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import resource
 import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from fresh_run import run_fresh
 
 #: the issue's budget for 600 x 600 px and 50 dates on two cores
 TARGET_WALL_S = 60.0
@@ -35,23 +34,6 @@ TARGET_RSS_GIB = 1.5
 SCENARIO = "sohae-2019"
 #: denser than the scenario's 5-10 days, so that 50 dates fit in June 2018-April 2019
 CADENCE_DAYS = (5, 8)
-
-
-def _run(site: str, images: str, out: str, queue: Any) -> None:
-    from sitewatch.pipeline import RunOptions, run_site
-
-    # CPU time of the run (all threads): less sensitive than wall time to other work
-    # on the machine
-    cpu0 = time.process_time()
-    t0 = time.perf_counter()
-    result = run_site(site, images, out, RunOptions(sensors="optical"))
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB -> MiB (Linux)
-    n_dates = sum(r.status != "skipped" for r in result.scenes)
-    pixels = result.grid.width * result.grid.height
-    queue.put({"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": rss, "n_dates": n_dates,
-               "n_events": len(result.events), "pixels": pixels})  # fmt: skip
 
 
 def simulate(base: Path, size: int, dates: int, seed: int) -> None:
@@ -76,15 +58,7 @@ def run_once(base: Path) -> dict[str, Any]:
     """Run the pipeline on the scenes in ``base`` in a fresh process; its figures."""
     out = base.parent / (base.name + "-run")
     shutil.rmtree(out, ignore_errors=True)
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(
-        target=_run, args=(str(base / "site.geojson"), str(base / "images"), str(out), queue)
-    )
-    proc.start()
-    stats: dict[str, Any] = queue.get()
-    proc.join()
-    return stats
+    return run_fresh(str(base / "site.geojson"), str(base / "images"), str(out))
 
 
 def main(argv: list[str] | None = None) -> None:
