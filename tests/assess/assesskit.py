@@ -44,15 +44,16 @@ def make_timeline(
     bursts: dict[tuple[str, dt.date], float] | None = None,
     zones: Sequence[str] = ZONES,
     base: float = 0.001,
+    dates: Sequence[dt.date] = DATES,
 ) -> list[ZoneTimelineRow]:
     """Rows with a small alternating activity, plus ``bursts`` (zone, date) -> activity."""
     bursts = bursts or {}
     rows = []
     for zone in ("_site", *zones):
-        act = [base * (1 + (i % 3)) for i in range(len(DATES))]
-        for i, d in enumerate(DATES):
+        act = [base * (1 + (i % 3)) for i in range(len(dates))]
+        for i, d in enumerate(dates):
             act[i] = bursts.get((zone, d), act[i])
         z = robust_z(act)
-        for i, d in enumerate(DATES):
+        for i, d in enumerate(dates):
             rows.append(ZoneTimelineRow(d, zone, 1.0, act[i], act[i] * 20000, act[i], float(z[i])))
     return rows

@@ -18,6 +18,9 @@ LAUNCH = load_profile("launch_site")
 D = DATES
 
 
+_BURSTS = {("engine_test_stand", D[7]): 0.03, ("rail_transfer", D[8]): 0.04}
+
+
 def _burst() -> tuple[list[Event], list[ZoneTimelineRow]]:
     """Rebuilding at the test stand (seen at D[7]) and the transfer structure (seen at D[8])."""
     events = [
@@ -28,8 +31,7 @@ def _burst() -> tuple[list[Event], list[ZoneTimelineRow]]:
         make_event("e0003", "engine_test_stand", D[7], 60.0, kind="transient",
                    confirmed_on=D[8]),
     ]  # fmt: skip
-    timeline = make_timeline({("engine_test_stand", D[7]): 0.03, ("rail_transfer", D[8]): 0.04})
-    return events, timeline
+    return events, make_timeline(_BURSTS)
 
 
 def test_quiet_stays_quiet() -> None:
@@ -120,6 +122,23 @@ def test_window_lets_old_change_fade() -> None:
         "The last alert period ran from 2019-03-12 to 2019-04-11 (peak: high), at the engine "
         "test stand and the rail-mounted transfer structure."
     ) in a.summary
+
+
+@pytest.mark.parametrize("extra_days", [0, 60])
+def test_late_minor_alert_does_not_hide_the_main_one(extra_days: int) -> None:
+    events, _ = _burst()
+    later = tuple(D[-1] + dt.timedelta(days=10 * k) for k in range(1, 7))
+    # one small confirmed structure at one zone: elevated (high, not corroborated)
+    events.append(make_event("e0009", "launch_pad", later[3], 200.0, confirmed_on=later[4]))
+    dates = (*DATES, *later)
+    if extra_days:
+        dates = (*dates, dates[-1] + dt.timedelta(days=extra_days))
+    a = evaluate(LAUNCH, make_site(), events, make_timeline(_BURSTS, dates=dates), dates)
+    assert a.history[-1].status == ("quiet" if extra_days else "elevated")
+    main = ("The strongest alert period ran from 2019-03-12 to 2019-04-11 (peak: high), at the "
+            "engine test stand and the rail-mounted transfer structure.")  # fmt: skip
+    assert main in a.summary
+    assert ("The last alert period" in a.summary) == bool(extra_days)
 
 
 def test_growth_rate_and_event_count() -> None:

@@ -29,6 +29,7 @@ _KIND_WORDS = {
     "pending": "change awaiting confirmation",
 }
 _MAX_IDS = 6
+_ALERT = ("elevated", "high")
 
 
 def zone_label(zone: str | None) -> str:
@@ -44,7 +45,9 @@ def summarize(
     """Sentences on the status and each triggered indicator, alert levels first.
 
     ``history`` (the evaluations of earlier dates, oldest first) adds, when the
-    site is below ``elevated`` now, a sentence on its last alert period.
+    site is below ``elevated`` now, a sentence on its last alert period, and one on
+    the strongest past alert period when it peaked above the last one (or above
+    the current status), so that a late minor alert does not hide the main one.
     """
     parts = [
         f"As of {ev.date.isoformat()}, {site.name} is at status {ev.status} "
@@ -58,7 +61,7 @@ def summarize(
         parts.append(
             f"No indicator reached its threshold within its window ({_days(windows)} days)."
         )
-        parts += _last_alert(history, ev)
+        parts += _past_alerts(history, ev)
         return " ".join(parts)
     fired.sort(key=lambda f: (-STATUS_LEVELS.index(f.result.level), f.result.name,
                               f.result.zone or ""))  # fmt: skip
@@ -74,33 +77,62 @@ def summarize(
             "The high-level evidence is not yet corroborated by a second indicator or zone, "
             "so the status stays elevated."
         )
-    parts += _last_alert(history, ev)
+    parts += _past_alerts(history, ev)
     return " ".join(parts)
 
 
-def _last_alert(history: Sequence[Evaluation], now: Evaluation) -> list[str]:
-    """One sentence on the latest run of ``elevated``/``high`` dates before a calmer now."""
-    alert = ("elevated", "high")
-    if now.status in alert:
-        return []
-    earlier = [e for e in history if e.date < now.date]
-    end = next((i for i in range(len(earlier) - 1, -1, -1) if earlier[i].status in alert), None)
-    if end is None:
-        return []
-    begin = end
-    while begin > 0 and earlier[begin - 1].status in alert:
-        begin -= 1
-    period = earlier[begin : end + 1]
-    peak = max((e.status for e in period), key=STATUS_LEVELS.index)
+def _alert_periods(history: Sequence[Evaluation], now: Evaluation) -> list[list[Evaluation]]:
+    """Runs of consecutive ``elevated``/``high`` dates before ``now``, oldest first.
+
+    A run that reaches ``now`` is the current alert, not a past one, and is left out.
+    """
+    periods: list[list[Evaluation]] = []
+    run: list[Evaluation] = []
+    for e in [e for e in history if e.date < now.date]:
+        if e.status in _ALERT:
+            run.append(e)
+        elif run:
+            periods.append(run)
+            run = []
+    if run and now.status not in _ALERT:
+        periods.append(run)
+    return periods
+
+
+def _peak(period: Sequence[Evaluation]) -> str:
+    return max((e.status for e in period), key=STATUS_LEVELS.index)
+
+
+def _period_sentence(which: str, period: Sequence[Evaluation]) -> str:
     zones = sorted({
         f.result.zone for e in period for f in e.findings
-        if f.result.triggered and f.result.level in alert and f.result.zone
+        if f.result.triggered and f.result.level in _ALERT and f.result.zone
     })  # fmt: skip
     where = f", at {_join(zone_label(z) for z in zones)}" if zones else ""
-    return [
-        f"The last alert period ran from {period[0].date.isoformat()} to "
-        f"{period[-1].date.isoformat()} (peak: {peak}){where}."
-    ]
+    return (
+        f"The {which} alert period ran from {period[0].date.isoformat()} to "
+        f"{period[-1].date.isoformat()} (peak: {_peak(period)}){where}."
+    )
+
+
+def _past_alerts(history: Sequence[Evaluation], now: Evaluation) -> list[str]:
+    """Sentences on the last past alert period (when the site is calm now) and on the
+    strongest one, when a later, weaker alert would otherwise hide it."""
+    periods = _alert_periods(history, now)
+    if not periods:
+        return []
+    out = []
+    shown: list[Evaluation] | None = None
+    if now.status not in _ALERT:
+        shown = periods[-1]
+        out.append(_period_sentence("last", shown))
+    floor = STATUS_LEVELS.index(_peak(shown) if shown else now.status)
+    top = max(STATUS_LEVELS.index(_peak(p)) for p in periods)
+    if top > floor:
+        # the most recent of the strongest periods
+        strongest = next(p for p in reversed(periods) if STATUS_LEVELS.index(_peak(p)) == top)
+        out.append(_period_sentence("strongest", strongest))
+    return out
 
 
 def _join(items: Iterable[str]) -> str:
