@@ -378,3 +378,16 @@ def test_fit_blocks_cover_small_grids_and_spread_over_large_ones() -> None:
     rows = {b[0].start for b in blocks}
     assert min(rows) < 100 and max(rows) > 500  # spread from north to south
     assert all(valid[b].mean() >= 0.5 for b in blocks)
+
+
+def test_series_test_drops_the_coarsest_window_of_the_default_method_only() -> None:
+    from sitewatch.change.registry import get_method
+    from sitewatch.pipeline import _series_method
+
+    auto = get_method("auto")
+    series = _series_method(auto)
+    assert auto.pixel_radii(3.0) == (2, 4, 8) and series.pixel_radii(3.0) == (2, 4)
+    assert series.pixel_radii(10.0) == (1, 2)
+    assert get_method("auto").pixel_radii(3.0) == (2, 4, 8)  # the shared instance is intact
+    cva = get_method("cva")
+    assert _series_method(cva) is cva
