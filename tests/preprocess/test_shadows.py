@@ -135,3 +135,18 @@ def test_a_shadow_shortening_in_spring_is_explained_by_the_sun_rising() -> None:
     strip[16:19, 10:30] = True
     assert changed[strip].all()
     assert shadow_regions(changed, explained, changed)[strip].all()
+
+
+def test_the_blurred_end_of_a_lengthened_shadow_is_explained_with_it() -> None:
+    # a tower's shadow grows by 3 px; its new end pixel is only half shaded: darker,
+    # but not dark, and a dark new patch beside no shadow stays unexplained
+    before, after = _tower(180.0, 12), _tower(180.0, 15)
+    after[:, 50 - 16, 44:47] = (SOIL * (1 - DEPTH / 2.5))[:, None]
+    patch = np.zeros((60, 60), bool)
+    patch[5:9, 5:9] = True
+    after[:, patch] = (SOIL * (1 - DEPTH))[:, None]
+    explained, changed = shadow_explained(before, after, np.ones((60, 60), bool), 180.0, 3.0)
+    end = np.zeros((60, 60), bool)
+    end[50 - 16, 44:47] = True
+    assert changed[end].all() and explained[end].all()
+    assert changed[patch].all() and not explained[patch].any()

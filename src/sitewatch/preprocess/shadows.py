@@ -24,6 +24,9 @@ A changed pixel is *shadow-explained* when either
   appearing on its north side in autumn, where under the summer sun it was too
   thin to be dark and the first rule finds no old shadow to extend.
 
+A changed pixel next to an explained one that changed the same way but did not
+become (or was not) dark is that shadow's blurred edge, and is explained too.
+
 A candidate region is dropped when most of its brightness change is
 shadow-explained.  A dark new roof built next to an existing shadow on its sun
 side, or on the shadow side of a standing building within the reach the sun's
@@ -206,6 +209,12 @@ def shadow_explained(
         grown = _lengthened(shaded1, valid & ~changed & ~shaded1, inner, sun0, sun1, steps)
         shrunk = _lengthened(shaded0, valid & ~changed & ~shaded0, inner, sun1, sun0, steps)
         explained |= (grown & darker) | (shrunk & brighter)
+    # A shadow's edge is blurred over a pixel: partly shaded pixels change the same way
+    # but stay lighter than dark; next to an explained pixel they are that shadow's edge.
+    # (Fully dark ones are left to the rules above, which bound a shadow's length.)
+    explained |= (ndi.binary_dilation(explained & darker, structure=_EIGHT) & darker & ~dark1) | (
+        ndi.binary_dilation(explained & brighter, structure=_EIGHT) & brighter & ~dark0
+    )
     return explained, changed
 
 
