@@ -14,7 +14,8 @@ a table:
   2019 ``appeared`` event in ``truth/events.geojson``), how many acquisitions
   after the first one on or after it the status first reaches ``high``
   (target <= 1), and the highest status through the winter (acquisitions from
-  2018-11-01 to the onset; target ``quiet`` or ``activity``).
+  2018-11-01 to the first 2019 activity of the truth, crane or vehicles included;
+  target ``quiet`` or ``activity``).
 
 ``--source truth`` evaluates the truth instead, as a perfect pipeline would
 report it (settled at the next acquisition, zone activity from the true areas):
@@ -170,7 +171,11 @@ def sohae_targets(a: Assessment, truth: dict[str, Any]) -> dict[str, Any]:
     seen = min(dt.date.fromisoformat(p["first_seen"]) for p in rebuilt)
     lag, first_high = _lag(a, onset)
     lag_seen, _ = _lag(a, seen)
-    winter = [p.status for p in a.history if WINTER_START <= p.date < onset]
+    # the winter is quiet until the first 2019 activity, which may precede the
+    # rebuilding (a crane brought to the test stand days before)
+    active = min([dt.date.fromisoformat(f["properties"]["onset"]) for f in truth["features"]
+                  if f["properties"]["onset"] >= "2019-01-01"], default=onset)  # fmt: skip
+    winter = [p.status for p in a.history if WINTER_START <= p.date < min(onset, active)]
     worst = max(winter, key=STATUS_LEVELS.index, default="quiet")
     return {
         "onset": onset.isoformat(),
@@ -179,6 +184,7 @@ def sohae_targets(a: Assessment, truth: dict[str, Any]) -> dict[str, Any]:
         "lag_acquisitions": lag,
         "lag_ok": lag is not None and lag <= 1,
         "lag_from_visible": lag_seen,
+        "winter_end": min(onset, active).isoformat(),
         "winter_worst": worst,
         "winter_ok": worst in ("quiet", "activity"),
         "names_test_stand": "engine test stand" in a.summary,

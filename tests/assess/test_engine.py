@@ -202,3 +202,13 @@ def test_records_read_back_evaluate_like_events() -> None:
     a = evaluate(LAUNCH, make_site(), events, timeline, DATES)
     b = evaluate(LAUNCH, make_site(), records, timeline, DATES)
     assert a == b
+
+
+def test_an_alert_under_way_says_since_when_and_where() -> None:
+    events, timeline = _burst()
+    a = evaluate(LAUNCH, make_site(), events, timeline, DATES[:10])
+    assert a.history[-1].status == "high"
+    assert (
+        "The current alert period began on 2019-03-12 (peak so far: high), at the engine "
+        "test stand and the rail-mounted transfer structure."
+    ) in a.summary

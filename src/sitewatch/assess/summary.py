@@ -44,10 +44,11 @@ def summarize(
 ) -> str:
     """Sentences on the status and each triggered indicator, alert levels first.
 
-    ``history`` (the evaluations of earlier dates, oldest first) adds, when the
-    site is below ``elevated`` now, a sentence on its last alert period, and one on
-    the strongest past alert period when it peaked above the last one (or above
-    the current status), so that a late minor alert does not hide the main one.
+    ``history`` (the evaluations of earlier dates, oldest first) adds a sentence on
+    the alert period under way (when it started and where), or, when the site is
+    below ``elevated`` now, on its last alert period; and one on the strongest
+    past alert period when it peaked higher, so that a late minor alert does not
+    hide the main one.
     """
     parts = [
         f"As of {ev.date.isoformat()}, {site.name} is at status {ev.status} "
@@ -81,57 +82,63 @@ def summarize(
     return " ".join(parts)
 
 
-def _alert_periods(history: Sequence[Evaluation], now: Evaluation) -> list[list[Evaluation]]:
-    """Runs of consecutive ``elevated``/``high`` dates before ``now``, oldest first.
-
-    A run that reaches ``now`` is the current alert, not a past one, and is left out.
-    """
-    periods: list[list[Evaluation]] = []
+def _alert_periods(
+    history: Sequence[Evaluation], now: Evaluation
+) -> tuple[list[list[Evaluation]], list[Evaluation]]:
+    """Runs of consecutive ``elevated``/``high`` dates: the past ones, oldest first, and
+    the current one (the run that reaches ``now``, which it includes; empty when calm)."""
+    runs: list[list[Evaluation]] = []
     run: list[Evaluation] = []
-    for e in [e for e in history if e.date < now.date]:
+    for e in [*(e for e in history if e.date < now.date), now]:
         if e.status in _ALERT:
             run.append(e)
         elif run:
-            periods.append(run)
+            runs.append(run)
             run = []
-    if run and now.status not in _ALERT:
-        periods.append(run)
-    return periods
+    return runs, run
 
 
 def _peak(period: Sequence[Evaluation]) -> str:
     return max((e.status for e in period), key=STATUS_LEVELS.index)
 
 
-def _period_sentence(which: str, period: Sequence[Evaluation]) -> str:
+def _where(period: Sequence[Evaluation]) -> str:
     zones = sorted({
         f.result.zone for e in period for f in e.findings
         if f.result.triggered and f.result.level in _ALERT and f.result.zone
     })  # fmt: skip
-    where = f", at {_join(zone_label(z) for z in zones)}" if zones else ""
+    return f", at {_join(zone_label(z) for z in zones)}" if zones else ""
+
+
+def _period_sentence(which: str, period: Sequence[Evaluation]) -> str:
     return (
         f"The {which} alert period ran from {period[0].date.isoformat()} to "
-        f"{period[-1].date.isoformat()} (peak: {_peak(period)}){where}."
+        f"{period[-1].date.isoformat()} (peak: {_peak(period)}){_where(period)}."
     )
 
 
 def _past_alerts(history: Sequence[Evaluation], now: Evaluation) -> list[str]:
-    """Sentences on the last past alert period (when the site is calm now) and on the
-    strongest one, when a later, weaker alert would otherwise hide it."""
-    periods = _alert_periods(history, now)
-    if not periods:
-        return []
+    """Sentences on the alert period under way (since when, where), or else on the last
+    past one, and on the strongest past one when a later, weaker alert would hide it."""
+    periods, current = _alert_periods(history, now)
     out = []
-    shown: list[Evaluation] | None = None
-    if now.status not in _ALERT:
+    shown = current
+    if len(current) > 1:
+        out.append(
+            f"The current alert period began on {current[0].date.isoformat()} "
+            f"(peak so far: {_peak(current)}){_where(current)}."
+        )
+    elif not current and periods:
         shown = periods[-1]
+        periods = periods[:-1]
         out.append(_period_sentence("last", shown))
-    floor = STATUS_LEVELS.index(_peak(shown) if shown else now.status)
-    top = max(STATUS_LEVELS.index(_peak(p)) for p in periods)
-    if top > floor:
-        # the most recent of the strongest periods
-        strongest = next(p for p in reversed(periods) if STATUS_LEVELS.index(_peak(p)) == top)
-        out.append(_period_sentence("strongest", strongest))
+    if periods:
+        floor = STATUS_LEVELS.index(_peak(shown) if shown else "quiet")
+        top = max(STATUS_LEVELS.index(_peak(p)) for p in periods)
+        if top > floor:
+            # the most recent of the strongest periods
+            strongest = next(p for p in reversed(periods) if STATUS_LEVELS.index(_peak(p)) == top)
+            out.append(_period_sentence("strongest", strongest))
     return out
 
 
