@@ -1,4 +1,4 @@
-"""Shared statistics: the row-chunked thin matrix product IR-MAD iterates with, the box mean."""
+"""Shared statistics: the jitted IR-MAD moments and variates, bilinear resampling, the box mean."""
 
 from __future__ import annotations
 
@@ -9,15 +9,56 @@ from scipy import ndimage as ndi
 from sitewatch.change import stats
 
 
-@pytest.mark.parametrize("rows", [2, 5, 11, 1 << 20])
-def test_thin_matmul_equals_matmul_bit_for_bit(monkeypatch, rows: int) -> None:
-    monkeypatch.setattr(stats, "_THIN_ROWS", rows)
-    rng = np.random.default_rng(rows)
-    x = rng.normal(size=(23, 4)) * 1000 + 50  # 23 = 2 * 11 + 1: a one-row remainder
-    m = rng.normal(size=(4, 3))
-    got = stats._thin_matmul(x, m)
-    assert got.shape == (23, 3) and got.dtype == np.float64
-    np.testing.assert_array_equal(got, x @ m)
+@pytest.mark.parametrize("n", [1, 5, 127, 128, 129, 1000])
+def test_weighted_moments_match_numpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    z = rng.normal(size=(n, 6)) * [1, 10, 100, 1e3, 1, 1] + 500
+    w = rng.random(n) + 0.01
+    mean, cov = stats._weighted_moments(np.ascontiguousarray(z.T), w)
+    expected_mean = (w @ z) / w.sum()
+    zc = z - expected_mean
+    expected_cov = (zc * w[:, None]).T @ zc / w.sum()
+    np.testing.assert_allclose(mean, expected_mean, rtol=1e-12)
+    np.testing.assert_allclose(cov, expected_cov, rtol=1e-9, atol=1e-9 * np.abs(expected_cov).max())
+    np.testing.assert_array_equal(cov, cov.T)
+
+
+def test_mad_variates_and_chi2_match_the_matrix_products() -> None:
+    rng = np.random.default_rng(3)
+    zt = np.ascontiguousarray(rng.normal(size=(8, 301)))
+    mean = rng.normal(size=8)
+    ab = rng.normal(size=(8, 4))
+    var = rng.random(4) + 0.1
+    expected = ab.T @ (zt - mean[:, None])
+    np.testing.assert_allclose(stats._mad_variates(zt, mean, ab), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        stats._mad_chi2(zt, mean, ab, var), ((expected**2) / var[:, None]).sum(axis=0), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("mode", ["constant", "nearest"])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 7), (9, 1), (23, 31)])
+def test_bilinear_grid_equals_ndimage_bit_for_bit(mode: str, shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    img = (rng.normal(size=shape) * 1e3).astype(np.float32)
+    # inside, on the edges, just outside and far outside; integer and fractional positions
+    rows = np.concatenate(
+        [np.arange(shape[0]) - 0.35, [-3.0, -0.5, 0.0, shape[0] - 1.0, shape[0] - 0.7]]
+    )
+    cols = np.concatenate([np.arange(shape[1]) + 1.6, [-1.25, 0.0, shape[1] - 1.0, shape[1] + 2.0]])
+    coords = np.stack(np.meshgrid(rows, cols, indexing="ij"))
+    expected = ndi.map_coordinates(img, coords, order=1, mode=mode, cval=0.0)
+    got = stats.bilinear_grid(img, rows, cols, mode=mode)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize(("dy", "dx"), [(0.35, -1.2), (-2.0, 0.05), (7.5, 3.0)])
+def test_bilinear_grid_is_ndimage_shift(dy: float, dx: float) -> None:
+    img = np.random.default_rng(1).normal(size=(17, 12)).astype(np.float32)
+    got = stats.bilinear_grid(img, np.arange(17) - dy, np.arange(12) - dx)
+    expected = ndi.shift(img, (dy, dx), order=1, mode="constant", cval=0.0)
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (5, 9), (37, 53)])

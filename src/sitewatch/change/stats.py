@@ -120,14 +120,13 @@ class MADTransform:
 
 @dataclass(frozen=True)
 class _Canonical:
-    """Canonical pairs of ``z = [x, y]`` and ``z`` centred on its weighted mean."""
+    """Canonical pairs of ``z = [x, y]`` and the weighted mean of ``z``."""
 
     mean_x: np.ndarray
     mean_y: np.ndarray
     a: np.ndarray
     b: np.ndarray
     rho: np.ndarray
-    centred: np.ndarray
 
 
 def canonical_pairs(
@@ -141,16 +140,78 @@ def canonical_pairs(
         Weighted means, canonical vectors (columns, unit weighted variance)
         ordered from least to most correlated, and the correlations.
     """
-    c = _canonical(np.concatenate([x, y], axis=1), x.shape[1], w)
+    zt = np.ascontiguousarray(np.concatenate([x, y], axis=1).T, dtype=np.float64)
+    c = _canonical(zt, x.shape[1], np.ascontiguousarray(w, dtype=np.float64))
     return c.mean_x, c.mean_y, c.a, c.b, c.rho
 
 
-def _canonical(z: np.ndarray, n: int, w: np.ndarray) -> _Canonical:
-    """:func:`canonical_pairs` of ``x = z[:, :n]`` and ``y = z[:, n:]``."""
-    sw = w.sum()
-    mean = (w @ z) / sw
-    zc = z - mean
-    cov = (zc * w[:, None]).T @ zc / sw
+# Pixels per block of the jitted IR-MAD loops: each sum runs in this many independent
+# lanes (pixel i adds into lane i % _LANES), which the compiler turns into vector
+# instructions while the order of every addition stays fixed, so the result does not
+# depend on the machine; the lanes are added up at the end.  The loops read one
+# band's row slice at a time, a 1-D view the compiler vectorises.
+_LANES = 128
+
+
+@numba.njit(nogil=True, cache=True)
+def _weighted_moments(
+    zt: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - jitted
+    """Weighted mean ``(k,)`` and covariance ``(k, k)`` (divided by the weight sum) of
+    the columns of ``zt`` ``(k, n)``.
+
+    Two passes over the pixels (the mean, then the centred products), with no
+    temporary of the data's size.
+    """
+    k, n = zt.shape
+    lw = np.zeros(_LANES)
+    ls = np.zeros((k, _LANES))
+    for r0 in range(0, n, _LANES):
+        nl = min(_LANES, n - r0)
+        wb = w[r0 : r0 + nl]
+        for i in range(nl):
+            lw[i] += wb[i]
+        for j in range(k):
+            zj = zt[j, r0 : r0 + nl]
+            lsj = ls[j]
+            for i in range(nl):
+                lsj[i] += wb[i] * zj[i]
+    sw = lw.sum()
+    mean = np.empty(k)
+    for j in range(k):
+        mean[j] = ls[j].sum() / sw
+    d = np.empty((k, _LANES))
+    wd = np.empty(_LANES)
+    lc = np.zeros((k, k, _LANES))
+    for r0 in range(0, n, _LANES):
+        nl = min(_LANES, n - r0)
+        wb = w[r0 : r0 + nl]
+        for j in range(k):
+            zj = zt[j, r0 : r0 + nl]
+            dj = d[j]
+            mj = mean[j]
+            for i in range(nl):
+                dj[i] = zj[i] - mj
+        for j in range(k):
+            dj = d[j]
+            for i in range(nl):
+                wd[i] = wb[i] * dj[i]
+            for m in range(j, k):
+                dm = d[m]
+                lcjm = lc[j, m]
+                for i in range(nl):
+                    lcjm[i] += wd[i] * dm[i]
+    cov = np.empty((k, k))
+    for j in range(k):
+        for m in range(j, k):
+            cov[j, m] = lc[j, m].sum() / sw
+            cov[m, j] = cov[j, m]
+    return mean, cov
+
+
+def _canonical(zt: np.ndarray, n: int, w: np.ndarray) -> _Canonical:
+    """:func:`canonical_pairs` of ``x = zt[:n].T`` and ``y = zt[n:].T`` (``zt`` C-contiguous)."""
+    mean, cov = _weighted_moments(zt, w)
     sxx, syy, sxy = cov[:n, :n], cov[n:, n:], cov[:n, n:]
     # a tiny ridge keeps nearly collinear bands (e.g. saturated RGB) solvable
     ridge_x = 1e-9 * np.trace(sxx) / n + 1e-300
@@ -166,26 +227,65 @@ def _canonical(z: np.ndarray, n: int, w: np.ndarray) -> _Canonical:
     b = np.linalg.solve(ly.T, vt.T)
     order = np.argsort(s)
     rho = np.clip(s[order], 0.0, 1.0)
-    return _Canonical(mean[:n], mean[n:], a[:, order], b[:, order], rho, zc)
+    return _Canonical(mean[:n], mean[n:], a[:, order], b[:, order], rho)
 
 
-# Rows per thin matrix product in the IR-MAD iterations: few enough that OpenBLAS computes
-# each product on the calling thread (it splits gemm over threads from m * n * k >= 262144
-# on), so no BLAS thread wakes for a (n, 4) x (4, 4) product and then spins on a core the
-# rest of the run needs.  Each output element is the same dot product either way.
-_THIN_ROWS = 8192
-
-
-def _thin_matmul(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``x @ m`` for a tall ``(n, k)`` ``x`` and a small ``(k, j)`` ``m``, in row chunks."""
-    n = x.shape[0]
-    out = np.empty((n, m.shape[1]), np.result_type(x, m))
-    starts = list(range(0, n, _THIN_ROWS))
-    if len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()  # a one-row product goes through gemv, which rounds differently
-    for r0, r1 in zip(starts, [*starts[1:], n]):
-        np.matmul(x[r0:r1], m, out=out[r0:r1])
+@numba.njit(nogil=True, cache=True)
+def _mad_variates(
+    zt: np.ndarray, mean: np.ndarray, ab: np.ndarray
+) -> np.ndarray:  # pragma: no cover - jitted
+    """Unscaled MAD variates ``ab.T @ (zt - mean)``, ``(variates, n)``, for ``ab = [a; -b]``."""
+    k, n = zt.shape
+    nv = ab.shape[1]
+    out = np.zeros((nv, n))
+    for r0 in range(0, n, _LANES):
+        r1 = min(r0 + _LANES, n)
+        for j in range(k):
+            for c in range(nv):
+                coef = ab[j, c]
+                mj = mean[j]
+                for i in range(r0, r1):
+                    out[c, i] += (zt[j, i] - mj) * coef
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _mad_chi2(
+    zt: np.ndarray, mean: np.ndarray, ab: np.ndarray, var: np.ndarray
+) -> np.ndarray:  # pragma: no cover - jitted
+    """Per pixel, the sum over variates of ``(ab.T @ (zt - mean))^2 / var``."""
+    k, n = zt.shape
+    nv = ab.shape[1]
+    out = np.zeros(n)
+    m = np.empty((nv, _LANES))
+    d = np.empty(_LANES)
+    for r0 in range(0, n, _LANES):
+        nl = min(_LANES, n - r0)
+        m[:] = 0.0
+        for j in range(k):
+            zj = zt[j, r0 : r0 + nl]
+            mj = mean[j]
+            for i in range(nl):
+                d[i] = zj[i] - mj
+            for c in range(nv):
+                coef = ab[j, c]
+                mc = m[c]
+                for i in range(nl):
+                    mc[i] += d[i] * coef
+        o = out[r0 : r0 + nl]
+        for c in range(nv):
+            vc = var[c]
+            mc = m[c]
+            for i in range(nl):
+                o[i] += mc[i] * mc[i] / vc
+    return out
+
+
+def _stacked(c: _Canonical) -> tuple[np.ndarray, np.ndarray]:
+    """``[mean_x, mean_y]`` and ``[a; -b]``: the MAD variates are ``ab.T @ (zt - mean)``."""
+    mean = np.concatenate([c.mean_x, c.mean_y])
+    ab = np.ascontiguousarray(np.concatenate([c.a, -c.b], axis=0))
+    return mean, ab
 
 
 def fit_irmad(
@@ -230,50 +330,27 @@ def fit_irmad(
             f"the {bad} image has a constant band over the valid pixels, so no change statistic "
             "can be estimated; check the input bands and the nodata mask"
         )
-    # x and y side by side once for all iterations; each iteration's centred copy of
-    # them also gives the MAD variates
-    z = np.concatenate([x, y], axis=1)
+    # x and y stacked once for all iterations, one contiguous row per band: the layout
+    # in which the jitted loops run over pixels in vector instructions
+    zt = np.ascontiguousarray(np.concatenate([x, y], axis=1).T, dtype=np.float64)
     w = np.ones(x.shape[0])
     rho_old = np.full(n_bands, -1.0)
     iterations = 0
     for step in range(1, (max_iter if reweight else 1) + 1):
         iterations = step
-        c = _canonical(z, n_bands, w)
+        c = _canonical(zt, n_bands, w)
         if not reweight or np.max(np.abs(c.rho - rho_old)) < tol:
             break
         rho_old = c.rho
-        m = _mad(c, n_bands)
         var = np.maximum(2.0 * (1.0 - c.rho), 1e-12)
-        chi = np.sum(m * m / var, axis=1)
-        w = _chi2_sf(chi, n_bands)
-    m = _mad(c, n_bands)
-    centre = np.median(m, axis=0)
-    scale = robust_sigma(m, axis=0)
-    scale = np.where(scale > 0, scale, np.maximum(m.std(axis=0), 1e-12))
+        w = chi2_sf(_mad_chi2(zt, *_stacked(c), var), n_bands, np.float64)
+    # one contiguous row per variate, so that each median partitions contiguous memory
+    m = _mad_variates(zt, *_stacked(c))
+    centre = np.median(m, axis=1)
+    # robust_sigma(m, axis=1), reusing the median just taken
+    scale = MAD_TO_SIGMA * np.median(np.abs(m - centre[:, None]), axis=1)
+    scale = np.where(scale > 0, scale, np.maximum(m.std(axis=1), 1e-12))
     return MADTransform(c.mean_x, c.mean_y, c.a, c.b, c.rho, scale, centre, iterations)
-
-
-def _chi2_sf(x: np.ndarray, dof: int) -> np.ndarray:
-    """Chi-square survival function (float64), in closed form for an even ``dof``.
-
-    For ``dof = 2k`` it is ``exp(-x/2) * sum_{i<k} (x/2)^i / i!``: the values of
-    :func:`scipy.special.chdtrc` to about 1e-13 relative, in a twentieth of the
-    time (the IR-MAD weights take it once per pixel and iteration).
-    """
-    if dof % 2:
-        return np.asarray(special.chdtrc(dof, x))
-    h = x / 2.0
-    term = np.ones_like(h)
-    total = np.ones_like(h)
-    for i in range(1, dof // 2):
-        term = term * h / i
-        total += term
-    return np.exp(-h) * total
-
-
-def _mad(c: _Canonical, n: int) -> np.ndarray:
-    """Unscaled MAD variates ``(x - mean_x) @ a - (y - mean_y) @ b`` of the fitted pixels."""
-    return _thin_matmul(c.centred[:, :n], c.a) - _thin_matmul(c.centred[:, n:], c.b)
 
 
 def mad_variates_image(t: MADTransform, before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -289,9 +366,30 @@ def mad_variates_image(t: MADTransform, before: np.ndarray, after: np.ndarray) -
     return out.astype(np.float32, copy=False)
 
 
-def chi2_sf(x: np.ndarray, dof: float) -> np.ndarray:
-    """Chi-square survival function, float32 out."""
-    return special.chdtrc(np.float64(dof), x).astype(np.float32)
+def chi2_sf(x: np.ndarray, dof: float, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """Chi-square survival function with ``dof`` degrees of freedom, computed in
+    float64 and returned as ``dtype``.
+
+    For an even integer ``dof = 2k`` it is the closed form
+    ``exp(-x/2) * sum_{i<k} (x/2)^i / i!``: the values of
+    :func:`scipy.special.chdtrc` to about 1e-13 relative (the same float32
+    values), in a twentieth of the time, which matters for the IR-MAD weights
+    (once per pixel and iteration).  Other ``dof`` go through ``chdtrc``.  As
+    there, NaN and negative ``x`` give NaN, 0 gives 1 and infinity gives 0.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if not (dof > 0 and float(dof).is_integer() and int(dof) % 2 == 0):
+        return np.asarray(special.chdtrc(np.float64(dof), x)).astype(dtype, copy=False)
+    h = x / 2.0
+    term = np.ones_like(h)
+    total = np.ones_like(h)
+    for i in range(1, int(dof) // 2):
+        term = term * h / i
+        total += term
+    with np.errstate(invalid="ignore"):  # exp(-inf) * inf at x = inf, set below
+        p = np.exp(-h) * total
+    p = np.where(x < 0, np.nan, np.where(np.isposinf(x), 0.0, p))
+    return p.astype(dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------
@@ -380,6 +478,98 @@ def box_mean(x: np.ndarray, r: int) -> np.ndarray:  # pragma: no cover - jitted
             acc[j] += add[j] - sub[j]
             out[i, j] = acc[j] * norm
     return out
+
+
+def _linear_axis(
+    coords: np.ndarray, n: int, mode: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per output coordinate along one axis: the two source indices, their linear
+    weights, and whether the point lies outside (``mode="constant"``).
+
+    The same arithmetic as ``scipy.ndimage`` uses for ``order=1``, so that
+    :func:`bilinear_grid` reproduces its values exactly.
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    if mode == "nearest":
+        # the weights come from the coordinate as given; the indices are clamped
+        outside = np.zeros(coords.shape, bool)
+        cc = coords
+    else:
+        outside = (coords < 0) | (coords > n - 1)
+        cc = np.where(outside, 0.0, coords)
+    start = np.floor(cc)
+    w0 = 1.0 - (cc - start)
+    w1 = 1.0 - w0
+    i0 = start.astype(np.intp)
+    i1 = i0 + 1
+    if mode == "nearest":
+        i0 = np.clip(i0, 0, n - 1)
+        i1 = np.clip(i1, 0, n - 1)
+    else:
+        # the last sample has no right-hand neighbour (its weight is 0): scipy mirrors it
+        i1 = np.where(i1 < n, i1, max(n - 2, 0))
+    return i0, i1, w0, w1, outside
+
+
+@numba.njit(nogil=True, cache=True)
+def _bilinear_rows(
+    img: np.ndarray,
+    i0: np.ndarray,
+    i1: np.ndarray,
+    wy0: np.ndarray,
+    wy1: np.ndarray,
+    oy: np.ndarray,
+    j0: np.ndarray,
+    j1: np.ndarray,
+    wx0: np.ndarray,
+    wx1: np.ndarray,
+    ox: np.ndarray,
+    cval: float,
+) -> np.ndarray:  # pragma: no cover - jitted
+    """Bilinear samples ``(len(i0), len(j0))`` from per-axis indices and weights."""
+    out = np.empty((i0.shape[0], j0.shape[0]), np.float32)
+    for r in range(i0.shape[0]):
+        if oy[r]:
+            out[r, :] = cval
+            continue
+        a = img[i0[r]]
+        b = img[i1[r]]
+        y0 = wy0[r]
+        y1 = wy1[r]
+        for c in range(j0.shape[0]):
+            if ox[c]:
+                out[r, c] = cval
+                continue
+            # scipy's order of operations: each corner times the row weight, then the
+            # column weight, added up corner by corner
+            t = 0.0
+            t += np.float64(a[j0[c]]) * y0 * wx0[c]
+            t += np.float64(a[j1[c]]) * y0 * wx1[c]
+            t += np.float64(b[j0[c]]) * y1 * wx0[c]
+            t += np.float64(b[j1[c]]) * y1 * wx1[c]
+            out[r, c] = t
+    return out
+
+
+def bilinear_grid(
+    img: np.ndarray, rows: np.ndarray, cols: np.ndarray, mode: str = "constant", cval: float = 0.0
+) -> np.ndarray:
+    """Bilinear interpolation of a float32 ``(h, w)`` image on the grid ``rows x cols``.
+
+    The values of ``scipy.ndimage.map_coordinates(img, np.meshgrid(rows, cols,
+    indexing="ij"), order=1, mode=mode, cval=cval)`` (and so of
+    ``ndimage.shift(img, (dy, dx), order=1, ...)`` for ``rows = arange(h) - dy``,
+    ``cols = arange(w) - dx``), bit for bit, for ``mode`` ``"constant"`` or
+    ``"nearest"``; one pass over the output with the weights computed per row and
+    per column rather than per pixel.
+    """
+    h, w = img.shape
+    return _bilinear_rows(
+        np.ascontiguousarray(img, dtype=np.float32),
+        *_linear_axis(rows, h, mode),
+        *_linear_axis(cols, w, mode),
+        float(cval),
+    )
 
 
 def box_weight(valid: np.ndarray, radius: int) -> np.ndarray | None:
