@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from sitewatch.errors import InputError, NoValidDataError
+from sitewatch.preprocess import align
 from sitewatch.preprocess.align import (
     DEFAULT_MAX_RESIDUAL_PX,
     Alignment,
@@ -218,3 +219,42 @@ def test_a_reference_cache_gives_the_same_answers_for_a_series() -> None:
         assert cached == plain or (np.isnan(plain.residual_px) and cached.dy == plain.dy)
     # the whole image and the clear sub-windows of the reference were computed once
     assert (-1, -1) in cache and len(cache) >= 5
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 40), (40, 2), (37, 29)])
+def test_separable_filters_equal_ndimage_bit_for_bit(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    x = (rng.normal(size=shape) * 100).astype(np.float32)
+    x[rng.random(shape) < 0.3] = 0
+    for sigma in (1.0, 1.5, 4.0):
+        np.testing.assert_array_equal(
+            align._gaussian(x, sigma).view(np.uint32), ndi.gaussian_filter(x, sigma).view(np.uint32)
+        )
+    for axis in (0, 1):
+        np.testing.assert_array_equal(
+            align._sobel(x, axis).view(np.uint32), ndi.sobel(x, axis=axis).view(np.uint32)
+        )
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_erode_is_iterated_binary_erosion(steps: int) -> None:
+    rng = np.random.default_rng(steps)
+    valid = ndi.binary_opening(rng.random((31, 45)) > 0.2)
+    expected = ndi.binary_erosion(valid, structure=np.ones((3, 3), bool), iterations=steps)
+    np.testing.assert_array_equal(align._erode(valid, steps), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 9), (40, 23)])
+def test_upsampled_dft_is_the_matrix_dft(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[1])
+    data = (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(np.complex64)
+    region, upsample, offsets = 7, 4, (3.0, -1.5)
+    # the DFT at the points (offsets + k) / upsample, written out as sums
+    rows = (np.arange(region) - offsets[0])[:, None] * np.fft.fftfreq(shape[0], upsample)[None, :]
+    cols = (np.arange(region) - offsets[1])[:, None] * np.fft.fftfreq(shape[1], upsample)[None, :]
+    expected = (
+        np.exp(-2j * np.pi * rows) @ data.astype(np.complex128) @ np.exp(-2j * np.pi * cols).T
+    )
+    got = align._upsampled_dft(data, region, upsample, offsets)
+    assert got.shape == (region, region)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
