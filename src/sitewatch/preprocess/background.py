@@ -12,9 +12,8 @@ of a block does not move that block's median, so it is kept.  Pure numpy.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
-from ..change.stats import nan_percentile
+from ..change.stats import bilinear_grid, nan_percentile
 
 __all__ = ["DEFAULT_BLOCK_M", "smooth_difference", "block_px_for"]
 
@@ -63,13 +62,13 @@ def smooth_difference(
     # Block centres to pixel centres, bilinear; edges held constant.
     rows = (np.arange(h) + 0.5) / b - 0.5
     cols = (np.arange(w) + 0.5) / b - 0.5
-    coords = np.stack(np.meshgrid(rows, cols, indexing="ij"))
     for k in range(nb):
         d = np.where(valid, scene[k] - reference[k], np.nan).astype(np.float32)
         padded = np.pad(d, pad, constant_values=np.nan).reshape(ny, b, nx, b)
         blocks = padded.transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
         med = nan_percentile(np.moveaxis(blocks, 2, 0), 50.0)  # NaN where a block is empty
-        overall = float(np.nanmedian(d[valid]))
-        med = np.where((share >= _MIN_BLOCK_VALID) & np.isfinite(med), med, overall)
-        out[k] = ndi.map_coordinates(med.astype(np.float32), coords, order=1, mode="nearest")
+        ok = (share >= _MIN_BLOCK_VALID) & np.isfinite(med)
+        if not ok.all():  # the median of all valid pixels costs more than the blocks' own
+            med = np.where(ok, med, float(np.nanmedian(d[valid])))
+        out[k] = bilinear_grid(med.astype(np.float32), rows, cols, mode="nearest")
     return out
