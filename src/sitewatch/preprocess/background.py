@@ -12,6 +12,7 @@ of a block does not move that block's median, so it is kept.  Pure numpy.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from ..change.stats import bilinear_grid, nan_percentile
 
@@ -20,7 +21,9 @@ __all__ = ["DEFAULT_BLOCK_M", "smooth_difference", "block_px_for"]
 #: side of the blocks whose median difference is taken as the smooth nuisance
 DEFAULT_BLOCK_M = 100.0
 _MIN_BLOCK_PX = 8
-_MIN_BLOCK_VALID = 0.25
+_MIN_BLOCK_VALID = 0.1
+#: valid pixels a block's median needs, whatever the block size, to stand for its level
+_MIN_BLOCK_PX_VALID = 64
 
 
 def block_px_for(pixel_size_m: float | None, block_m: float = DEFAULT_BLOCK_M) -> int:
@@ -42,8 +45,8 @@ def smooth_difference(
     valid
         ``(h, w)`` bool: pixels where both are usable.
     block_px
-        Block side in pixels; blocks with less than a quarter of valid pixels take
-        the median of all valid pixels.
+        Block side in pixels; a block with fewer valid pixels than a tenth of it
+        (and at least 64) takes the level of the nearest block that has enough.
 
     Returns
     -------
@@ -58,7 +61,7 @@ def smooth_difference(
     ny, nx = -(-h // b), -(-w // b)
     pad = ((0, ny * b - h), (0, nx * b - w))
     v = np.pad(valid, pad, constant_values=False).reshape(ny, b, nx, b)
-    share = v.mean(axis=(1, 3))
+    usable = v.sum(axis=(1, 3)) >= max(_MIN_BLOCK_PX_VALID, round(_MIN_BLOCK_VALID * b * b))
     # Block centres to pixel centres, bilinear; edges held constant.
     rows = (np.arange(h) + 0.5) / b - 0.5
     cols = (np.arange(w) + 0.5) / b - 0.5
@@ -67,8 +70,14 @@ def smooth_difference(
         padded = np.pad(d, pad, constant_values=np.nan).reshape(ny, b, nx, b)
         blocks = padded.transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
         med = nan_percentile(np.moveaxis(blocks, 2, 0), 50.0)  # NaN where a block is empty
-        ok = (share >= _MIN_BLOCK_VALID) & np.isfinite(med)
-        if not ok.all():  # the median of all valid pixels costs more than the blocks' own
-            med = np.where(ok, med, float(np.nanmedian(d[valid])))
+        ok = usable & np.isfinite(med)
+        if not ok.any():
+            med = np.full_like(med, np.nanmedian(d[valid]))
+        elif not ok.all():
+            # a block with too few valid pixels takes its nearest usable block's level:
+            # the veil is smooth, and the site-wide level is wrong at a corner of it
+            # (a coverage edge, the image's border)
+            _, (iy, ix) = ndi.distance_transform_edt(~ok, return_indices=True)
+            med = med[iy, ix]
         out[k] = bilinear_grid(med.astype(np.float32), rows, cols, mode="nearest")
     return out
