@@ -351,9 +351,52 @@ def test_series_median_matches_numpy_ignoring_masked_dates(percentile: float) ->
     stack = rng.random((7, 2, 9, 11)).astype(np.float32)
     valid = rng.random((7, 9, 11)) > 0.4
     valid[:, 0, 0] = False  # never valid: NaN
-    got = series_clear_median(stack, valid, percentile=percentile, max_chunk_bytes=7 * 2 * 11 * 4)
+    got = series_clear_median(
+        stack, valid, percentile=percentile, cloud_brightening=None, max_chunk_bytes=7 * 2 * 11 * 4
+    )
     masked = np.where(valid[:, None], stack, np.nan)
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
         want = np.nanpercentile(masked, percentile, axis=0)
     np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
     assert np.isnan(got[:, 0, 0]).all()
+
+
+def _series(n_dates: int, ground: float = 0.12) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    stack = ground + rng.normal(0, 0.003, (n_dates, 4, 6, 8)).astype(np.float32)
+    return stack.astype(np.float32), np.ones((n_dates, 6, 8), bool)
+
+
+@pytest.mark.parametrize("ground", [0.05, 0.12, 0.3])
+def test_series_median_finds_the_ground_under_clouds_on_most_dates(ground: float) -> None:
+    stack, valid = _series(10, ground)
+    stack[:7, :, :, :4] = 0.6  # thick cloud on 7 of 10 dates over the west half
+    med = series_clear_median(stack, valid)
+    np.testing.assert_allclose(med, ground, atol=0.01)
+    plain = series_clear_median(stack, valid, cloud_brightening=None)
+    assert np.all(plain[:, :, :4] > 0.5)
+
+
+def test_series_median_is_not_pulled_into_frequent_shadows() -> None:
+    stack, valid = _series(10)
+    stack[:4] *= np.float32(0.45)  # cloud shadow on 4 of 10 dates: the darker quarter
+    stack[4:6] = 0.6  # and thick cloud on 2
+    med = series_clear_median(stack, valid)
+    np.testing.assert_allclose(med, 0.12, atol=0.01)
+
+
+def test_series_median_bad_cloud_brightening() -> None:
+    stack, valid = _series(3)
+    with pytest.raises(InputError, match="cloud_brightening is -0.1"):
+        series_clear_median(stack, valid, cloud_brightening=-0.1)
+
+
+@pytest.mark.parametrize(("row", "kept"), [(0, True), (40, False)])
+def test_a_small_cloud_cut_by_the_edge_of_the_data_is_kept(row: int, kept: bool) -> None:
+    s = _synthetic(0, with_clouds=False)
+    scene = s.scene.copy()
+    # a 4 x 4 px white cloud: under the 20 px minimum unless it touches the grid's edge
+    scene[:, row : row + 4, 60:64] = np.array([0.5, 0.5, 0.5, 0.5, 0.4])[:, None, None]
+    m = spectral_cloud_mask(scene, BANDS, reference_median=s.median, pixel_size_m=10.0)
+    assert m.cloud[row : row + 4, 60:64].all() == kept
+    assert not m.cloud[100:].any()

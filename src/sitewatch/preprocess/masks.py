@@ -69,6 +69,10 @@ _SHADOW_RATIO_LOOSE = 0.85  # inside a matched cloud projection
 _SHADOW_RATIO_EDGE = 0.93  # a shadow's penumbra
 _MAX_SHADOW_DISTANCE_M = 6000.0
 _MAX_SHADOW_DISTANCE_PX = 300
+_LOW_PERCENTILE = 25.0  # the darker quarter of a pixel's dates: ground or shadow, not cloud
+#: a date this much brighter (mean over bands, 0..1 reflectance) than a pixel's darker
+#: quarter of dates is cloud to :func:`series_clear_median`; clouds add light, shadows scale it
+CLOUD_BRIGHTENING = 0.15
 
 
 @dataclass(frozen=True)
@@ -220,13 +224,23 @@ def series_clear_median(
     valid: np.ndarray,
     *,
     percentile: float = 50.0,
+    cloud_brightening: float | None = CLOUD_BRIGHTENING,
     max_chunk_bytes: int = 64 * 2**20,
 ) -> np.ndarray:
-    """Per-pixel median (or other percentile) of a series over its valid dates.
+    """Per-pixel median (or other percentile) of a series over its valid, not cloud-bright dates.
 
     Run it first with the nodata masks, mask each scene against it, then
-    again with the clear masks for a cleaner median; a pixel cloudy in fewer
-    than half of its dates already gets a cloud-free median.
+    again with the clear masks for a cleaner median.  Where a pixel is cloudy
+    on most of its dates the plain median is the cloud, and every test
+    against it fails (clear ground looks like shadow, clouds look clear).
+    Clouds add light while shadows scale it down, so where the plain median
+    (mean over bands) is more than ``cloud_brightening`` above the pixel's
+    darker quarter of dates, the dates brighter than that are left out: a
+    pixel cloudy on up to three quarters of its dates still gets its ground.
+    Elsewhere (clouds on fewer than half the dates, a roof bright on every
+    date, shadows in the darker quarter) the plain median is kept.  The price:
+    a surface that brightens that much for good (a new white roof) counts as
+    the reference only once it holds three quarters of the dates, not half.
 
     Parameters
     ----------
@@ -237,6 +251,10 @@ def series_clear_median(
     percentile
         50 gives the median; a lower value (e.g. 35) is more robust where
         clouds are frequent, since clouds only brighten.
+    cloud_brightening
+        Brightening over the pixel's 25th percentile (the stack's units: 0.15
+        for 0..1 reflectance) above which a date is cloud; None keeps every
+        valid date (a plain percentile).
     max_chunk_bytes
         Rows are processed in chunks whose float32 working copy stays below this.
 
@@ -259,6 +277,11 @@ def series_clear_median(
         )
     if not 0.0 <= percentile <= 100.0:
         raise InputError(f"percentile is {percentile}; give a value between 0 and 100")
+    if cloud_brightening is not None and not cloud_brightening > 0:
+        raise InputError(
+            f"cloud_brightening is {cloud_brightening}; give a positive brightening in the "
+            "stack's units (e.g. 0.15 for 0..1 reflectance) or None"
+        )
     valid = valid.astype(bool, copy=False)
     out = np.full((nb, h, w), np.nan, dtype=np.float32)
     row_bytes = max(1, t * nb * w * 4)
@@ -269,6 +292,14 @@ def series_clear_median(
         chunk = np.where(
             v, stack[:, :, r0:r1, :].astype(np.float32, copy=False), np.float32(np.nan)
         )
+        if cloud_brightening is not None:
+            b = chunk.mean(axis=1)
+            low = nan_percentile(b, _LOW_PERCENTILE)
+            limit = low + np.float32(cloud_brightening)
+            above = b > limit
+            # only where the plain median is itself that bright: cloud on most dates
+            cloudy = 2 * above.sum(axis=0) > np.isfinite(b).sum(axis=0)
+            np.copyto(chunk, np.float32(np.nan), where=(above & cloudy)[:, None])
         out[:, r0:r1, :] = nan_percentile(chunk, percentile)
     return out
 
@@ -301,7 +332,21 @@ def _robust_sigma(x: np.ndarray) -> float:
     return float(robust_sigma(x)) if x.size else 0.0
 
 
-def _remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
+def _data_edge(valid: np.ndarray) -> np.ndarray:
+    """Valid pixels on the edge of the data (4-connected to nodata, or on the grid's border)."""
+    inner = np.zeros_like(valid)
+    inner[1:-1, 1:-1] = (
+        valid[1:-1, 1:-1] & valid[:-2, 1:-1] & valid[2:, 1:-1] & valid[1:-1, :-2] & valid[1:-1, 2:]
+    )
+    return valid & ~inner
+
+
+def _remove_small(
+    mask: np.ndarray, min_px: int, keep_touching: np.ndarray | None = None
+) -> np.ndarray:
+    """Drop 8-connected objects of ``mask`` under ``min_px`` pixels, except any touching
+    ``keep_touching`` (e.g. :func:`_data_edge`: an object cut there shows only part of its size).
+    """
     if min_px <= 1 or not mask.any():
         return mask
     lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
@@ -309,6 +354,8 @@ def _remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
         return mask
     sizes = np.bincount(lab.ravel())
     keep = sizes >= min_px
+    if keep_touching is not None:
+        keep[lab[keep_touching & mask]] = True
     keep[0] = False
     return np.asarray(keep[lab])
 
@@ -328,13 +375,14 @@ def _fill_small_holes(mask: np.ndarray, max_px: int) -> np.ndarray:
     """Fill holes of at most ``max_px`` pixels inside ``mask`` (a bright roof under a cloud)."""
     if not mask.any():
         return mask
-    holes = np.asarray(ndi.binary_fill_holes(mask)) & ~mask
-    if not holes.any():
+    # one labelling of the background (4-connected, as binary_fill_holes sees it): a hole is
+    # a background object off the grid's border; far cheaper than filling by propagation
+    lab, n = ndi.label(~mask)
+    if n == 0:
         return mask
-    lab, _ = ndi.label(holes)
-    sizes = np.bincount(lab.ravel())
-    small = sizes <= max_px
+    small = np.bincount(lab.ravel(), minlength=n + 1) <= max_px
     small[0] = False
+    small[lab[0]] = small[lab[-1]] = small[lab[:, 0]] = small[lab[:, -1]] = False
     return mask | np.asarray(small[lab])
 
 
@@ -479,7 +527,8 @@ def spectral_cloud_mask(
       bright.  A roof bright in the median does not brighten, so it is kept.
     * *haze / thin cloud*: blue brightens by more than ``max(0.03, 4 sigma)``
       and at least as much as red (scattering is strongest in blue).
-    * cloud objects smaller than ``min_cloud_px`` are dropped, each cloud is
+    * cloud objects smaller than ``min_cloud_px`` are dropped (unless cut by
+      the edge of the data, which hides their size), each cloud is
       followed up to 3 px into its hazy rim (neighbours still 0.02 brighter)
       and holes of up to 100 px inside it (a bright roof under the cloud)
       are filled.
@@ -669,7 +718,8 @@ def spectral_cloud_mask(
             if pixel_size_m is not None
             else _MIN_CLOUD_PX
         )
-    cloud = _remove_small(cloud & valid_m & ~snow, min_cloud_px)
+    # a cloud cut by the edge of the data shows only part of its size
+    cloud = _remove_small(cloud & valid_m & ~snow, min_cloud_px, keep_touching=_data_edge(valid_m))
     if grow_edge is not None and cloud.any():
         # follow the faint, hazy rim of each cloud: neighbours that are still brighter
         cloud |= np.asarray(
