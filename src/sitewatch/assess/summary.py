@@ -134,11 +134,12 @@ def _past_alerts(history: Sequence[Evaluation], now: Evaluation) -> list[str]:
         out.append(_period_sentence("last", shown))
     if periods:
         floor = STATUS_LEVELS.index(_peak(shown) if shown else "quiet")
-        top = max(STATUS_LEVELS.index(_peak(p)) for p in periods)
+        levels = [STATUS_LEVELS.index(_peak(p)) for p in periods]
+        top = max(levels)
         if top > floor:
             # the most recent of the strongest periods
-            strongest = next(p for p in reversed(periods) if STATUS_LEVELS.index(_peak(p)) == top)
-            out.append(_period_sentence("strongest", strongest))
+            strongest = max(i for i, level in enumerate(levels) if level == top)
+            out.append(_period_sentence("strongest", periods[strongest]))
     return out
 
 

@@ -661,9 +661,7 @@ def apply_shift(
     vf = _shift_linear(v.astype(np.float32), dy, dx)
     out_valid = vf > 1.0 - 1e-4
     if order > 1:  # wider support than the bilinear footprint
-        out_valid = ndi.binary_erosion(
-            out_valid, structure=np.ones((3, 3), bool), iterations=order // 2
-        )
+        out_valid = _erode(out_valid, order // 2)
     out = np.empty(stack.shape, dtype=np.float32)
     for b in range(stack.shape[0]):
         src = np.where(v, stack[b], 0).astype(np.float32)
