@@ -391,3 +391,24 @@ def test_series_test_drops_the_coarsest_window_of_the_default_method_only() -> N
     assert get_method("auto").pixel_radii(3.0) == (2, 4, 8)  # the shared instance is intact
     cva = get_method("cva")
     assert _series_method(cva) is cva
+
+
+def test_brightness_anomaly_offset_comes_from_the_clear_sky() -> None:
+    from sitewatch.pipeline import _brightness_anomaly
+
+    rng = np.random.default_rng(0)
+    median = rng.uniform(0.05, 0.2, (4, 60, 60)).astype(np.float32)
+    scene = median + np.float32(0.01)  # a slightly brighter atmosphere everywhere
+    scene[:, :, :45] += np.float32(0.4)  # three quarters of the site under cloud
+    scene[:, 30:34, 50:54] -= np.float32(0.05)  # a new dark roof in the clear gap
+    data = np.stack([median, scene])
+    valid = np.ones((2, 60, 60), bool)
+    clear = np.zeros((60, 60), bool)
+    clear[:, 47:] = True
+    a = _brightness_anomaly(data, valid, median, [1], [clear])[0]
+    # unchanged clear ground reads as unchanged, the roof as darker by its own amount
+    assert abs(float(np.median(a[:, 47:]))) < 1e-3
+    assert float(a[30:34, 50:54].mean()) == pytest.approx(-0.05, abs=1e-3)
+    # without clear pixels to go by, the offset falls back on every valid pixel (the cloud)
+    b = _brightness_anomaly(data, valid, median, [1], [np.zeros((60, 60), bool)])[0]
+    assert float(np.median(b[:, 47:])) < -0.3

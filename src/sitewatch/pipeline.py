@@ -102,6 +102,8 @@ _MAX_UNTRUSTED_SHIFT_PX = 1.5
 #: coarsest window (metres) of the default optical test on each date of a series; see
 #: :func:`_series_method`
 SERIES_COARSEST_M = 20.0
+#: clear pixels a date needs for its brightness offset to be taken over them alone
+_MIN_OFFSET_PX = 500
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,9 @@ def _masks(
     if spectral_i:
         surfaces = recurrent_objects(
             [out[i].cloud | out[i].shadow for i in spectral_i],
-            _brightness_anomaly(data, valid, median, spectral_i),
+            _brightness_anomaly(
+                data, valid, median, spectral_i, [out[i].clear for i in spectral_i]
+            ),
             valid[spectral_i],
             max_px=max(1, int(CONFIRM_CLOUD_AREA_M2 / pixel_m**2)),
         )  # fmt: skip
@@ -267,10 +271,20 @@ def _masks(
 
 
 def _brightness_anomaly(
-    data: np.ndarray, valid: np.ndarray, median: np.ndarray, dates: list[int]
+    data: np.ndarray,
+    valid: np.ndarray,
+    median: np.ndarray,
+    dates: list[int],
+    clear: list[np.ndarray],
 ) -> np.ndarray:
     """``(len(dates), h, w)`` mean-band brightness minus the median's, each date's offset
-    removed."""
+    removed.
+
+    The offset is taken over the date's clear pixels: on a mostly cloudy date the
+    median of all pixels is the cloud's brightness, which would make the ground
+    under every gap look darkened and hide a surface's anomaly from
+    :func:`recurrent_objects`.
+    """
     ref = median.mean(axis=0)
     out = np.full((len(dates), *data.shape[2:]), np.nan, np.float32)
     for i, k in enumerate(dates):
@@ -278,7 +292,9 @@ def _brightness_anomaly(
         a = data[k].mean(axis=0) - ref
         ok = v & np.isfinite(a)
         if ok.any():
-            out[i] = np.where(ok, a - np.float32(np.median(a[ok])), np.float32(np.nan))
+            sky = ok & clear[i]
+            level = a[sky] if sky.sum() >= _MIN_OFFSET_PX else a[ok]
+            out[i] = np.where(ok, a - np.float32(np.median(level)), np.float32(np.nan))
     return out
 
 
