@@ -64,6 +64,23 @@ def test_no_change_gives_few_alarms(seed: int) -> None:
     assert _decide(AutoOpticalMethod(), b, a, v, None).mean() < 0.005
 
 
+def test_boxes_cut_by_an_edge_are_not_more_significant() -> None:
+    # no change; the west is outside the data and the other sides are the image's border
+    gaps = []
+    for seed in range(3):
+        b, a, v = _scene(seed)
+        v[:, :40] = False
+        z = AutoOpticalMethod(radii_px=(2, 4)).fit(PairSample([b], [a], [v])).score(b, a, v)
+        frame = np.zeros(v.shape, bool)
+        frame[:2, 40:] = frame[-2:, 40:] = frame[:, -2:] = frame[:, 40:42] = True
+        inner = np.zeros(v.shape, bool)
+        inner[10:-10, 50:-10] = True
+        stat = z.statistic
+        gaps.append(np.percentile(stat[frame], 99) - np.percentile(stat[inner], 99))
+    # a box cut to half its pixels used to score over one sd higher at the edges
+    assert float(np.mean(gaps)) < 0.5
+
+
 @pytest.mark.parametrize("names", [(), ("red", "green", "blue", "nir")])
 def test_tiles_with_halo_match_whole_image(names: tuple[str, ...]) -> None:
     b, a, v = _scene(4, (150, 170))

@@ -199,22 +199,41 @@ def _valid_features(
     return [f[valid] for f in _features(pb, pa, valid, radii)]
 
 
+def _box_share(valid: np.ndarray, r: int) -> np.ndarray:
+    """Share of each pixel's ``(2r+1)^2`` box that lies inside the tile and is valid."""
+    if r == 0:
+        return valid.astype(np.float32)
+    return box_mean(np.pad(valid.astype(np.float32), r), r)[r:-r, r:-r]
+
+
 def _features(
     pb: np.ndarray, pa: np.ndarray, valid: np.ndarray, radii: tuple[int, ...]
 ) -> list[np.ndarray]:
-    """Multi-scale features, in the order ``[smin_r, mchi_r for r in radii]``."""
+    """Multi-scale features, in the order ``[smin_r, mchi_r for r in radii]``.
+
+    A box cut by the edge of the tile or of the valid data averages fewer
+    pixels, so its mean strays further from the no-change level than a full
+    box's, and one null for all boxes would call the edges changed (a coverage
+    edge gave false events along it).  Each box mean's deviation is shrunk by
+    the square root of the share of the box it averages: the variance a full
+    box would have.  The centre of ``smin`` is its median over the valid
+    pixels (below its mean, so the edge stays slightly conservative).
+    """
     smin = _shift_min_both(np.ascontiguousarray(pb), np.ascontiguousarray(pa))
     variates = pb - pa
     all_valid = bool(valid.all())
+    centre = np.float32(np.median(smin[valid])) if valid.any() else np.float32(0)
     out: list[np.ndarray] = []
     for r in radii:
         weight = None if all_valid else box_mean(valid.astype(np.float32), r)
-        out.append(_local_mean(smin, valid, r, weight))
+        share = _box_share(valid, r)
+        shrink = np.sqrt(share)
+        out.append(centre + (_local_mean(smin, valid, r, weight) - centre) * shrink)
         acc = np.zeros(valid.shape, np.float32)
         for v in variates:
             m = _local_mean(v, valid, r, weight)
             acc += m * m
-        out.append(acc)
+        out.append(acc * share)
     return out
 
 
