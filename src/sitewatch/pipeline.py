@@ -239,11 +239,15 @@ def _masks(
     """
 
     def spectral(
-        d: np.ndarray, v: np.ndarray, median: np.ndarray, sun: tuple[float, float]
+        d: np.ndarray,
+        v: np.ndarray,
+        median: np.ndarray,
+        sun: tuple[float, float],
+        sky: np.ndarray | None = None,
     ) -> CloudMask:
         m = spectral_cloud_mask(
             d, bands, v, median, sun_azimuth_deg=sun[1], pixel_size_m=pixel_m,
-            sun_elevation_deg=sun[0], region=site_mask, reflectance_scale=1.0,
+            sun_elevation_deg=sun[0], region=site_mask, reflectance_scale=1.0, sky=sky,
         )  # fmt: skip
         return with_overcast(m, *overcast_mask(d, bands, v, median), region=site_mask)
 
@@ -252,8 +256,8 @@ def _masks(
     median = series_clear_median(data, np.stack([m.clear for m in first]))
     out = [
         scl_mask(q, v, dilate_px=1, region=site_mask) if q is not None
-        else spectral(d, v, median, sun)
-        for d, v, q, sun in zip(data, valid, quality, suns)
+        else spectral(d, v, median, sun, f.clear)
+        for d, v, q, sun, f in zip(data, valid, quality, suns, first)
     ]  # fmt: skip
     spectral_i = [i for i, q in enumerate(quality) if q is None]
     if spectral_i:

@@ -275,6 +275,7 @@ def test_nodata_and_region() -> None:
             "reference_median",
         ),
         ((np.zeros((5, 8, 8)), BANDS), {"valid": np.ones((8, 9), bool)}, "valid has shape"),
+        ((np.zeros((5, 8, 8)), BANDS), {"sky": np.ones((9, 8), bool)}, "sky has shape"),
         ((np.zeros((5, 8, 8)), BANDS), {"pixel_size_m": 0.0}, "pixel_size_m is 0.0"),
         ((np.zeros((5, 8, 8)), BANDS), {"reflectance_scale": -1.0}, "reflectance_scale is -1.0"),
     ],
@@ -400,3 +401,20 @@ def test_a_small_cloud_cut_by_the_edge_of_the_data_is_kept(row: int, kept: bool)
     m = spectral_cloud_mask(scene, BANDS, reference_median=s.median, pixel_size_m=10.0)
     assert m.cloud[row : row + 4, 60:64].all() == kept
     assert not m.cloud[100:].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_mostly_cloudy_scene_is_measured_against_its_clear_sky(seed: int) -> None:
+    s = _synthetic(seed, cloud_share=0.75)
+    truth_clear = ~(s.cloud | s.shadow)
+    kw = {"reference_median": s.median, "sun_azimuth_deg": SUN_AZIMUTH, "pixel_size_m": 10.0}
+    m = spectral_cloud_mask(s.scene, BANDS, sky=truth_clear, **kw)
+    # over every pixel, the cloud's brightening would be taken for the scene's offset
+    assert m.cloud[s.cloud].mean() >= 0.95
+    assert m.clear[truth_clear].mean() >= 0.99
+    assert m.clear_fraction == pytest.approx(truth_clear.mean(), abs=0.12)
+    # too few clear pixels to measure anything on: the scene's own pixels are used
+    few = np.zeros_like(truth_clear)
+    few[:10, :10] = True
+    plain = spectral_cloud_mask(s.scene, BANDS, **kw)
+    assert np.array_equal(spectral_cloud_mask(s.scene, BANDS, sky=few, **kw).clear, plain.clear)

@@ -70,6 +70,7 @@ _SHADOW_RATIO_EDGE = 0.93  # a shadow's penumbra
 _MAX_SHADOW_DISTANCE_M = 6000.0
 _MAX_SHADOW_DISTANCE_PX = 300
 _LOW_PERCENTILE = 25.0  # the darker quarter of a pixel's dates: ground or shadow, not cloud
+_MIN_SKY_PX = 500  # clear pixels the scene-wide offset is measured over, when given
 #: a date this much brighter (mean over bands, 0..1 reflectance) than a pixel's darker
 #: quarter of dates is cloud to :func:`series_clear_median`; clouds add light, shadows scale it
 CLOUD_BRIGHTENING = 0.15
@@ -327,6 +328,11 @@ def infer_reflectance_scale(scene: np.ndarray, valid: np.ndarray) -> float:
     return 10000.0
 
 
+def _step(mask: np.ndarray) -> int:
+    """Stride that samples about 200,000 of ``mask``'s pixels: enough for a median."""
+    return max(1, int(np.count_nonzero(mask)) // 200_000)
+
+
 def _robust_sigma(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     return float(robust_sigma(x)) if x.size else 0.0
@@ -512,6 +518,7 @@ def spectral_cloud_mask(
     min_cloud_px: int | None = None,
     max_shadow_distance_m: float = _MAX_SHADOW_DISTANCE_M,
     region: np.ndarray | None = None,
+    sky: np.ndarray | None = None,
 ) -> CloudMask:
     """Clouds, haze and cloud shadows from the bands alone, relative to the series when possible.
 
@@ -592,6 +599,12 @@ def spectral_cloud_mask(
         Farthest cloud-to-shadow distance searched.
     region
         ``(h, w)`` mask (the site) over which ``clear_fraction`` is taken.
+    sky
+        ``(h, w)`` pixels believed clear (a first pass's mask): with a median,
+        each band's scene-wide offset is measured over them when they hold at
+        least 500 pixels.  Over every pixel, a scene mostly under cloud gets the
+        cloud's brightening as its offset, and its clear ground then looks as
+        dark as a shadow.
     """
     scene = np.asarray(scene)
     if scene.ndim != 3:
@@ -610,6 +623,7 @@ def spectral_cloud_mask(
         raise InputError(f"pixel_size_m is {pixel_size_m}; give a positive size in metres or None")
     valid_m = _check_mask("valid", valid, (h, w))
     region = _check_mask("region", region, (h, w))
+    sky = _check_mask("sky", sky, (h, w))
     finite = np.all(np.isfinite(scene), axis=0)
     valid_m = finite if valid_m is None else valid_m & finite
     if reference_median is not None:
@@ -663,16 +677,17 @@ def spectral_cloud_mask(
         has_med = valid_m & np.all(np.isfinite(med), axis=0)
         d = np.where(has_med, refl - np.where(has_med, med, 0), np.float32(0))
         offs = np.zeros(nb, dtype=np.float32)
+        level = has_med  # where the scene-wide offset and the noise spread are measured
         if has_med.any():
-            offs = np.median(
-                d[:, has_med][:, :: max(1, int(has_med.sum()) // 200_000)], axis=1
-            ).astype(np.float32)
+            if sky is not None and np.count_nonzero(sky & has_med) >= _MIN_SKY_PX:
+                level = sky & has_med
+            offs = np.median(d[:, level][:, :: _step(level)], axis=1).astype(np.float32)
             d -= offs[:, None, None]
             d[:, ~has_med] = 0
         dv = d[vis]
         db = dv.mean(axis=0)
         opacity = np.where(has_med, db, bright - np.float32(0.1))
-        sigma = _robust_sigma(db[has_med][:: max(1, int(has_med.sum()) // 200_000)])
+        sigma = _robust_sigma(db[level][:: _step(level)])
         t_bright = max(_MIN_BRIGHTENING, 5.0 * sigma)
         spread = dv.max(axis=0) - dv.min(axis=0)
         thick = (db > t_bright) & (spread < 0.6 * db) & (bright > _ABS_MIN_CLOUD_BRIGHTNESS)
@@ -681,7 +696,7 @@ def spectral_cloud_mask(
         cloud = thick
         if idx["blue"] is not None:
             db_blue = d[idx["blue"]]
-            sig_b = _robust_sigma(db_blue[has_med][:: max(1, int(has_med.sum()) // 200_000)])
+            sig_b = _robust_sigma(db_blue[level][:: _step(level)])
             t_haze = max(_MIN_HAZE, 4.0 * sig_b)
             haze = (db_blue > t_haze) & (db > 0.5 * t_haze)
             if idx["red"] is not None:
