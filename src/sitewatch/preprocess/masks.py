@@ -604,7 +604,10 @@ def spectral_cloud_mask(
         each band's scene-wide offset is measured over them when they hold at
         least 500 pixels.  Over every pixel, a scene mostly under cloud gets the
         cloud's brightening as its offset, and its clear ground then looks as
-        dark as a shadow.
+        dark as a shadow.  The brightening's spread is still taken over every
+        pixel: measured over the sky alone it flagged more clear pixels on the
+        simulator's cloudy series, and an overcast scene is the job of
+        :mod:`~sitewatch.preprocess.overcast`.
     """
     scene = np.asarray(scene)
     if scene.ndim != 3:
@@ -677,7 +680,7 @@ def spectral_cloud_mask(
         has_med = valid_m & np.all(np.isfinite(med), axis=0)
         d = np.where(has_med, refl - np.where(has_med, med, 0), np.float32(0))
         offs = np.zeros(nb, dtype=np.float32)
-        level = has_med  # where the scene-wide offset and the noise spread are measured
+        level = has_med  # where the scene-wide offset is measured
         if has_med.any():
             if sky is not None and np.count_nonzero(sky & has_med) >= _MIN_SKY_PX:
                 level = sky & has_med
@@ -687,7 +690,7 @@ def spectral_cloud_mask(
         dv = d[vis]
         db = dv.mean(axis=0)
         opacity = np.where(has_med, db, bright - np.float32(0.1))
-        sigma = _robust_sigma(db[level][:: _step(level)])
+        sigma = _robust_sigma(db[has_med][:: _step(has_med)])
         t_bright = max(_MIN_BRIGHTENING, 5.0 * sigma)
         spread = dv.max(axis=0) - dv.min(axis=0)
         thick = (db > t_bright) & (spread < 0.6 * db) & (bright > _ABS_MIN_CLOUD_BRIGHTNESS)
@@ -696,7 +699,7 @@ def spectral_cloud_mask(
         cloud = thick
         if idx["blue"] is not None:
             db_blue = d[idx["blue"]]
-            sig_b = _robust_sigma(db_blue[level][:: _step(level)])
+            sig_b = _robust_sigma(db_blue[has_med][:: _step(has_med)])
             t_haze = max(_MIN_HAZE, 4.0 * sig_b)
             haze = (db_blue > t_haze) & (db > 0.5 * t_haze)
             if idx["red"] is not None:
