@@ -47,13 +47,13 @@ def test_burst_at_two_zones_goes_high_at_the_right_date() -> None:
     a = evaluate(LAUNCH, make_site(), events, timeline, DATES)
     status = {p.date: p.status for p in a.history}
     assert all(status[d] == "quiet" for d in D[:7])
-    # first look: unconfirmed change and a burst above baseline, not yet high
-    assert status[D[7]] == "elevated"
-    # the test stand's change is confirmed and corroborated by the burst
+    # first look: an unconfirmed change, however large, is a lead, not an alert
+    assert status[D[7]] == "activity"
+    # the test stand's change is confirmed and corroborated by its burst above baseline
     assert status[D[8]] == "high"
     assert status[D[9]] == "high"
     scores = {p.date: p.score for p in a.history}
-    assert scores[D[6]] < 0.25 <= 0.5 <= scores[D[7]] < 0.75 <= scores[D[8]] <= 1.0
+    assert scores[D[6]] < 0.25 <= scores[D[7]] < 0.5 <= 0.75 <= scores[D[8]] <= 1.0
 
 
 def test_high_needs_corroboration() -> None:
@@ -119,7 +119,7 @@ def test_window_lets_old_change_fade() -> None:
     a = evaluate(LAUNCH, make_site(), events, timeline, dates)
     assert a.history[-1].status == "quiet"
     assert (
-        "The last alert period ran from 2019-03-12 to 2019-04-11 (peak: high), at the engine "
+        "The last alert period ran from 2019-03-22 to 2019-04-11 (peak: high), at the engine "
         "test stand and the rail-mounted transfer structure."
     ) in a.summary
 
@@ -135,7 +135,7 @@ def test_late_minor_alert_does_not_hide_the_main_one(extra_days: int) -> None:
         dates = (*dates, dates[-1] + dt.timedelta(days=extra_days))
     a = evaluate(LAUNCH, make_site(), events, make_timeline(_BURSTS, dates=dates), dates)
     assert a.history[-1].status == ("quiet" if extra_days else "elevated")
-    main = ("The strongest alert period ran from 2019-03-12 to 2019-04-11 (peak: high), at the "
+    main = ("The strongest alert period ran from 2019-03-22 to 2019-04-11 (peak: high), at the "
             "engine test stand and the rail-mounted transfer structure.")  # fmt: skip
     assert main in a.summary
     assert ("The last alert period" in a.summary) == bool(extra_days)
@@ -209,6 +209,23 @@ def test_an_alert_under_way_says_since_when_and_where() -> None:
     a = evaluate(LAUNCH, make_site(), events, timeline, DATES[:10])
     assert a.history[-1].status == "high"
     assert (
-        "The current alert period began on 2019-03-12 (peak so far: high), at the engine "
+        "The current alert period began on 2019-03-22 (peak so far: high), at the engine "
         "test stand and the rail-mounted transfer structure."
     ) in a.summary
+
+
+def test_a_burst_gone_at_the_next_look_is_not_progress() -> None:
+    # 1,200 m2 at the pad on one date, reverted at the next look: vehicles or a missed cloud
+    events = [make_event("e0001", "launch_pad", D[7], 1200.0, kind="transient",
+                         confirmed_on=D[8])]  # fmt: skip
+    timeline = make_timeline({("launch_pad", D[7]): 0.05})
+    a = evaluate(LAUNCH, make_site(), events, timeline, DATES)
+    status = {p.date: p.status for p in a.history}
+    # a lead while pending, then a transient: never an alert
+    assert status[D[7]] == "activity" and status[D[8]] == "activity"
+    assert set(status.values()) <= {"quiet", "activity"}
+    # the same burst confirmed as a new structure is progress
+    events = [dataclasses.replace(events[0], kind="appeared")]
+    ev = evaluate_on(LAUNCH, make_site(), events, timeline, D[8])
+    fired = {r.name: r for f in ev.findings if (r := f.result).triggered}
+    assert fired["rapid_progress"].evidence == ("e0001",)

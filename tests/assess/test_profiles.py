@@ -83,10 +83,14 @@ def test_bad_profile_names_line_and_reason(old: str, new: str, match: str) -> No
         parse_profile(text, "mine.yaml")
 
 
-def test_event_keys_do_not_apply_to_the_anomaly_signal() -> None:
+def test_anomaly_signal_takes_kinds_only_when_persistent() -> None:
     text = GOOD.replace("signal: changed_area_m2", "signal: activity_anomaly")
-    with pytest.raises(ProfileError, match=r"line 6: .*'persistent' does not apply"):
-        parse_profile(text, "mine.yaml")
+    assert parse_profile(text, "mine.yaml").indicators[0].persistent
+    kinds = text.replace("    persistent: true\n", "    kinds: [appeared]\n")
+    with pytest.raises(ProfileError, match=r"line 6: .*kinds applies to activity_anomaly only"):
+        parse_profile(kinds, "mine.yaml")
+    both = text.replace("    persistent: true\n", "    persistent: true\n    kinds: [appeared]\n")
+    assert parse_profile(both, "mine.yaml").indicators[0].kinds == frozenset({"appeared"})
 
 
 def test_duplicate_indicator_name() -> None:

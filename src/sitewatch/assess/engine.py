@@ -27,7 +27,10 @@ Signals (per zone, or over the whole site for ``zones: site``):
 ``activity_anomaly``
     Largest ``anomaly_z`` of the zone's timeline rows inside the window (the
     ``_site`` rows for ``zones: site``) whose changed area is at least
-    ``min_area_m2``.
+    ``min_area_m2``.  With ``persistent: true``, only rows dated when a
+    matching event of the zone, settled by ``d``, was first seen or grew: a
+    burst that was gone at the next look (vehicles, a missed cloud) is not
+    progress.
 
 Status: the highest level among triggered indicators, except that ``high``
 needs corroboration: at least one triggered ``high`` result and one other
@@ -291,15 +294,22 @@ def _measure(
     else:
         candidates = known.get(zone, [])
     if ind.signal == "activity_anomaly":
+        backed: set[dt.date] | None = None
+        if ind.persistent:
+            backed = {d for e in candidates if _matches(ind, e, date) for d in _gain_dates(e, date)}
         inside = [
             r for r in zone_rows
             if r.date > start and math.isfinite(r.anomaly_z)
             and r.changed_area_m2 >= ind.min_area_m2
+            and (backed is None or r.date in backed)
         ]  # fmt: skip
         if inside:
             top = max(inside, key=lambda r: r.anomaly_z)
             value, peak = float(top.anomaly_z), top.date
-            evidence = [e for e in candidates if e.first_seen == top.date]
+            evidence = [
+                e for e in candidates
+                if top.date in _gain_dates(e, date) and (backed is None or _matches(ind, e, date))
+            ]  # fmt: skip
     else:
         pool = [e for e in candidates if _matches(ind, e, date)]
         gained = {e.event_id: _area_as_of(e, date) - _area_as_of(e, start) for e in pool}
@@ -342,6 +352,11 @@ def _measure(
 def _zones_of_active(ind: Indicator, site: Site) -> list[str | None]:
     names = site.zone_names if ind.zones == "any" else ind.zones
     return [z for z in names if z in site.zone_names]
+
+
+def _gain_dates(e: EventLike, date: dt.date) -> set[dt.date]:
+    """Dates up to ``date`` on which ``e`` was first seen or grew."""
+    return {e.first_seen, *(s.date for s in e.growth if s.date <= date)}
 
 
 def _growth_after_first(e: EventLike, start: dt.date, date: dt.date) -> float:

@@ -19,8 +19,10 @@ list of mappings with these keys:
 ``level``
     ``activity``, ``elevated`` or ``high``: the status it raises the site to.
 ``kinds`` (list of event kinds, event signals only; default all but ``transient``)
-``persistent`` (bool, event signals only; default false)
-    Count an event only once a later clear look confirmed it by the date.
+``persistent`` (bool, event signals and ``activity_anomaly``; default false)
+    Count an event only once a later clear look confirmed it by the date; for
+    ``activity_anomaly``, count only the dates such events (of ``kinds``, which
+    it then takes too) were first seen or grew on.
 ``min_area_m2`` (number >= 0; default 0)
     Ignore events smaller than this (as of the date); for ``activity_anomaly``,
     dates whose changed area in the zone is smaller: a handful of pixels in a
@@ -68,7 +70,7 @@ __all__ = [
 ]
 
 BUILTIN_PROFILES = ("launch_site", "construction", "generic")
-#: signals computed from events (they take ``kinds`` and ``persistent``)
+#: signals computed from events
 EVENT_SIGNALS = (
     "changed_area_m2",
     "event_count",
@@ -83,7 +85,6 @@ _DEFAULT_KINDS = frozenset({"appeared", "disappeared", "modified"})
 _TOP_KEYS = ("name", "description", "missing_zones", "indicators")
 _REQUIRED = ("name", "signal", "zones", "window_days", "threshold", "level")
 _OPTIONAL = ("description", "kinds", "persistent", "min_area_m2")
-_EVENT_ONLY = ("kinds", "persistent")
 _RATES_FILE = "false_alarms.yaml"
 
 ZoneScope: TypeAlias = tuple[str, ...] | Literal["any", "site"]
@@ -319,12 +320,11 @@ def _indicator(r: _Reader, node: yaml.Node) -> Indicator:
     signal = r.scalar(snode)
     if signal not in SIGNALS:
         raise r.fail(snode, f"{what}: unknown signal {_shown(signal)}; use {', '.join(SIGNALS)}")
-    if signal not in EVENT_SIGNALS:
-        for key in _EVENT_ONLY:
-            if key in m:
-                raise r.fail(
-                    m[key][0], f"{what}: key {key!r} does not apply to signal {signal!r}; remove it"
-                )
+    if signal == "activity_anomaly" and "kinds" in m:
+        # kinds pick the settled events a row must be backed by: only persistent: true asks that
+        if "persistent" not in m or r.scalar(m["persistent"][1]) is not True:
+            raise r.fail(m["kinds"][0], f"{what}: kinds applies to activity_anomaly only with "
+                                        "persistent: true; add it or remove kinds")  # fmt: skip
     znode = m["zones"][1]
     zones: ZoneScope
     if isinstance(znode, yaml.ScalarNode):
