@@ -328,9 +328,11 @@ def infer_reflectance_scale(scene: np.ndarray, valid: np.ndarray) -> float:
     return 10000.0
 
 
-def _step(mask: np.ndarray) -> int:
-    """Stride that samples about 200,000 of ``mask``'s pixels: enough for a median."""
-    return max(1, int(np.count_nonzero(mask)) // 200_000)
+def _sample(mask: np.ndarray) -> np.ndarray:
+    """Flat indices of every k-th pixel of ``mask``, about 200,000 of them: enough for a
+    median, and no full copy of the masked pixels is made first."""
+    at = np.flatnonzero(mask)
+    return at[:: max(1, at.size // 200_000)]
 
 
 def _robust_sigma(x: np.ndarray) -> float:
@@ -684,13 +686,14 @@ def spectral_cloud_mask(
         if has_med.any():
             if sky is not None and np.count_nonzero(sky & has_med) >= _MIN_SKY_PX:
                 level = sky & has_med
-            offs = np.median(d[:, level][:, :: _step(level)], axis=1).astype(np.float32)
+            offs = np.median(d.reshape(nb, -1)[:, _sample(level)], axis=1).astype(np.float32)
             d -= offs[:, None, None]
             d[:, ~has_med] = 0
         dv = d[vis]
         db = dv.mean(axis=0)
         opacity = np.where(has_med, db, bright - np.float32(0.1))
-        sigma = _robust_sigma(db[has_med][:: _step(has_med)])
+        on_med = _sample(has_med)
+        sigma = _robust_sigma(db.ravel()[on_med])
         t_bright = max(_MIN_BRIGHTENING, 5.0 * sigma)
         spread = dv.max(axis=0) - dv.min(axis=0)
         thick = (db > t_bright) & (spread < 0.6 * db) & (bright > _ABS_MIN_CLOUD_BRIGHTNESS)
@@ -699,7 +702,7 @@ def spectral_cloud_mask(
         cloud = thick
         if idx["blue"] is not None:
             db_blue = d[idx["blue"]]
-            sig_b = _robust_sigma(db_blue[has_med][:: _step(has_med)])
+            sig_b = _robust_sigma(db_blue.ravel()[on_med])
             t_haze = max(_MIN_HAZE, 4.0 * sig_b)
             haze = (db_blue > t_haze) & (db > 0.5 * t_haze)
             if idx["red"] is not None:

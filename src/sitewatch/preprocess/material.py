@@ -54,10 +54,9 @@ def material_shift(scene: np.ndarray, reference: np.ndarray, valid: np.ndarray) 
         not spread over several patches.
     """
     nb, h, w = scene.shape
-    out = np.zeros((nb, h, w), np.float32)
     n = int(valid.sum())
     if n < N_CLASSES * MIN_PATCHES * MIN_PATCH_PX:
-        return out
+        return np.zeros((nb, h, w), np.float32)
     ref = np.ascontiguousarray(reference[:, valid].T, dtype=np.float32)  # (n, bands)
     rng = np.random.default_rng(_SEED)
     with warnings.catch_warnings():
@@ -74,17 +73,17 @@ def material_shift(scene: np.ndarray, reference: np.ndarray, valid: np.ndarray) 
     diff = (scene.reshape(nb, -1)[:, at] - ref[pick].T).astype(np.float32)
     picked = cls[pick]
     overall = np.median(diff, axis=1)
-    label = np.full((h, w), -1, np.int8)
+    # row N_CLASSES of the table is the shift of pixels outside ``valid``: none
+    label = np.full((h, w), N_CLASSES, np.intp)
     label[valid] = cls
+    table = np.zeros((N_CLASSES + 1, nb), np.float32)
     for c in range(N_CLASSES):
         members = picked == c
         if not members.any():
             continue
-        where = label == c
-        patches, _ = ndi.label(where)
+        patches, _ = ndi.label(label == c)
         sizes = np.bincount(patches.ravel())[1:]
         if int((sizes >= MIN_PATCH_PX).sum()) < MIN_PATCHES:
             continue
-        shift = (np.median(diff[:, members], axis=1) - overall).astype(np.float32)
-        out[:, where] = shift[:, None]
-    return out
+        table[c] = (np.median(diff[:, members], axis=1) - overall).astype(np.float32)
+    return np.ascontiguousarray(np.moveaxis(table[label], -1, 0))
