@@ -26,7 +26,9 @@ Stages (DESIGN.md "Data flow"):
    :mod:`~sitewatch.preprocess.background`).  New candidates must pass the
    region-level test of :mod:`~sitewatch.change.regions`; the p-values feed the
    :class:`~sitewatch.timeline.EventTracker`.  Scenes below ``min_clear`` are
-   tested where clear but never become the reference.
+   tested where clear but never become the reference.  A pixel's first clear
+   look beside a cloud raises no candidate against it until a second look
+   (:class:`~sitewatch.timeline.FirstLookDoubt`).
 5. **Outputs.**  Events, zone timeline, per-date change maps and ``run.json``,
    all committed together at the end (:class:`~sitewatch.io.outputs.OutputFolder`).
 """
@@ -80,6 +82,7 @@ from .preprocess.shadows import shadow_explained, shadow_regions
 from .preprocess.sun import sun_position
 from .preprocess.water import optical_water, water_regions
 from .sites import load_site, site_grid
+from .timeline.doubt import FirstLookDoubt
 from .timeline.events import EventTracker
 from .timeline.fusion import fuse_events
 from .timeline.reference import ReferenceState
@@ -104,6 +107,9 @@ _MAX_UNTRUSTED_SHIFT_PX = 1.5
 SERIES_COARSEST_M = 20.0
 #: clear pixels a date needs for its brightness offset to be taken over them alone
 _MIN_OFFSET_PX = 500
+#: a pixel's first clear look this close (metres) to a cloud or its shadow is not trusted
+#: as its reference until a second look (:class:`~sitewatch.timeline.FirstLookDoubt`)
+DOUBT_NEAR_M = 30.0
 
 
 @dataclass(frozen=True)
@@ -646,6 +652,8 @@ def _optical_series(
     block_px = block_px_for(pixel_m)
     dates: list[dt.date] = []
     clear_used = np.zeros((m, h, w), bool)
+    doubt = FirstLookDoubt.empty((h, w), max(1, round(DOUBT_NEAR_M / pixel_m)))
+    nothing = np.zeros((h, w), bool)
     for i, s in enumerate(kept):
         scene = data[i]
         clear = masks[i].clear
@@ -681,13 +689,15 @@ def _optical_series(
             lambda r, a, v: _fit_and_score(method, r, a, v, pixel_m, btuple),
         )  # fmt: skip
         judged = np.isfinite(p)
+        testable = doubt.testable(judged)
         # New candidates must pass the region-level test; pixels awaiting
         # confirmation vote with the plain per-pixel decision.
         with np.errstate(invalid="ignore"):
-            raw = judged & (p < opts.alpha)
-        strong = significant_regions(p, judged, opts.alpha, tracker.min_area_px)
+            raw = testable & (p < opts.alpha)
+            agreed = judged & (p >= opts.alpha)
+        strong = significant_regions(p, testable, opts.alpha, tracker.min_area_px)
         strong = strong_regions(
-            strong, p, series_alpha(opts.alpha, int(judged.sum()), tracker.min_area_px, m)
+            strong, p, series_alpha(opts.alpha, int(testable.sum()), tracker.min_area_px, m)
         )
         if strong.any():
             explained, changed = shadow_explained(
@@ -702,8 +712,13 @@ def _optical_series(
         new = tracker.update(
             s.date, clear, ref.signed_change(scene), p_value=p, decision=decision_in
         )
+        first = replaced = nothing
         if status != "below-min-clear" and status != "misaligned":
+            first, replaced = clear & ~ref.observed, clear & ~tracker.hold
             ref = ref.update(scene, clear, s.date, hold=tracker.hold)
+        doubt.update(
+            agreed=agreed, replaced=replaced, first=first, sky=masks[i].cloud | masks[i].shadow
+        )
         decision = clean_decision(strong, judged, min_area_px=tracker.min_area_px)
         dmap = np.where(judged, decision.astype(np.uint8), np.uint8(255))
         outputs.write_change_map(s.date.isoformat(), dmap, p, grid)

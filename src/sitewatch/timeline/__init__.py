@@ -4,6 +4,7 @@ Pure numpy: arrays and dates in, dataclasses out; no file I/O.
 """
 
 from .changepoints import CusumResult, cusum, cusum_arl, cusum_threshold
+from .doubt import FirstLookDoubt
 from .events import EventTracker, TrackedSeries, track_series
 from .reference import ChangeTest, ReferenceState
 from .zones import SITE_ZONE, robust_z, zone_timeline
@@ -13,6 +14,7 @@ __all__ = [
     "ChangeTest",
     "CusumResult",
     "EventTracker",
+    "FirstLookDoubt",
     "ReferenceState",
     "TrackedSeries",
     "cusum",
