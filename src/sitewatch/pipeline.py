@@ -71,6 +71,7 @@ from .preprocess.masks import (
     DEFAULT_MIN_CLEAR,
     CloudMask,
     infer_reflectance_scale,
+    offset_pixels,
     scl_mask,
     series_clear_median,
     spectral_cloud_mask,
@@ -105,8 +106,6 @@ _MAX_UNTRUSTED_SHIFT_PX = 1.5
 #: coarsest window (metres) of the default optical test on each date of a series; see
 #: :func:`_series_method`
 SERIES_COARSEST_M = 20.0
-#: clear pixels a date needs for its brightness offset to be taken over them alone
-_MIN_OFFSET_PX = 500
 #: a pixel's first clear look this close (metres) to a cloud or its shadow is not trusted
 #: as its reference until a second look (:class:`~sitewatch.timeline.FirstLookDoubt`)
 DOUBT_NEAR_M = 30.0
@@ -302,8 +301,7 @@ def _brightness_anomaly(
         a = data[k].mean(axis=0) - ref
         ok = v & np.isfinite(a)
         if ok.any():
-            sky = ok & clear[i]
-            level = a[sky] if sky.sum() >= _MIN_OFFSET_PX else a[ok]
+            level = a[offset_pixels(ok, clear[i])]
             out[i] = np.where(ok, a - np.float32(np.median(level)), np.float32(np.nan))
     return out
 
@@ -714,8 +712,10 @@ def _optical_series(
         )
         first = replaced = nothing
         if status != "below-min-clear" and status != "misaligned":
-            first, replaced = clear & ~ref.observed, clear & ~tracker.hold
+            seen_before = ref.observed
             ref = ref.update(scene, clear, s.date, hold=tracker.hold)
+            replaced = ref.index == len(ref.dates) - 1  # what the reference took from this look
+            first = replaced & ~seen_before
         doubt.update(
             agreed=agreed, replaced=replaced, first=first, sky=masks[i].cloud | masks[i].shadow
         )

@@ -294,22 +294,19 @@ def _measure(
     else:
         candidates = known.get(zone, [])
     if ind.signal == "activity_anomaly":
-        backed: set[dt.date] | None = None
-        if ind.persistent:
-            backed = {d for e in candidates if _matches(ind, e, date) for d in _gain_dates(e, date)}
+        # with persistent: true only the dates settled events began or grew on count
+        pool = [e for e in candidates if _matches(ind, e, date)] if ind.persistent else candidates
+        backed = {d for e in pool for d in _gain_dates(e, date)}
         inside = [
             r for r in zone_rows
             if r.date > start and math.isfinite(r.anomaly_z)
             and r.changed_area_m2 >= ind.min_area_m2
-            and (backed is None or r.date in backed)
+            and (not ind.persistent or r.date in backed)
         ]  # fmt: skip
         if inside:
             top = max(inside, key=lambda r: r.anomaly_z)
             value, peak = float(top.anomaly_z), top.date
-            evidence = [
-                e for e in candidates
-                if top.date in _gain_dates(e, date) and (backed is None or _matches(ind, e, date))
-            ]  # fmt: skip
+            evidence = [e for e in pool if top.date in _gain_dates(e, date)]
     else:
         pool = [e for e in candidates if _matches(ind, e, date)]
         gained = {e.event_id: _area_as_of(e, date) - _area_as_of(e, start) for e in pool}

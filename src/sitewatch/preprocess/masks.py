@@ -70,7 +70,8 @@ _SHADOW_RATIO_EDGE = 0.93  # a shadow's penumbra
 _MAX_SHADOW_DISTANCE_M = 6000.0
 _MAX_SHADOW_DISTANCE_PX = 300
 _LOW_PERCENTILE = 25.0  # the darker quarter of a pixel's dates: ground or shadow, not cloud
-_MIN_SKY_PX = 500  # clear pixels the scene-wide offset is measured over, when given
+#: clear pixels a scene-wide offset needs before it is measured over them alone
+MIN_SKY_PX = 500
 #: a date this much brighter (mean over bands, 0..1 reflectance) than a pixel's darker
 #: quarter of dates is cloud to :func:`series_clear_median`; clouds add light, shadows scale it
 CLOUD_BRIGHTENING = 0.15
@@ -333,6 +334,20 @@ def _sample(mask: np.ndarray) -> np.ndarray:
     median, and no full copy of the masked pixels is made first."""
     at = np.flatnonzero(mask)
     return at[:: max(1, at.size // 200_000)]
+
+
+def offset_pixels(usable: np.ndarray, sky: np.ndarray | None) -> np.ndarray:
+    """Pixels a scene-wide offset is measured over: the clear ``sky`` among ``usable`` when
+    it holds at least :data:`MIN_SKY_PX`, else every usable pixel.
+
+    Over every pixel, a scene mostly under cloud takes the cloud's brightening for its
+    offset.
+    """
+    if sky is not None:
+        clear = usable & sky
+        if np.count_nonzero(clear) >= MIN_SKY_PX:
+            return clear
+    return usable
 
 
 def _robust_sigma(x: np.ndarray) -> float:
@@ -682,10 +697,8 @@ def spectral_cloud_mask(
         has_med = valid_m & np.all(np.isfinite(med), axis=0)
         d = np.where(has_med, refl - np.where(has_med, med, 0), np.float32(0))
         offs = np.zeros(nb, dtype=np.float32)
-        level = has_med  # where the scene-wide offset is measured
         if has_med.any():
-            if sky is not None and np.count_nonzero(sky & has_med) >= _MIN_SKY_PX:
-                level = sky & has_med
+            level = offset_pixels(has_med, sky)
             offs = np.median(d.reshape(nb, -1)[:, _sample(level)], axis=1).astype(np.float32)
             d -= offs[:, None, None]
             d[:, ~has_med] = 0
