@@ -644,7 +644,7 @@ def _optical_series(
     ref = ReferenceState.empty(nb, (h, w))
     tracker = EventTracker(
         (h, w), pixel_area_m2=pixel_m * pixel_m, zone_labels=labels if zone_names else None,
-        zone_names=zone_names, alpha=opts.alpha, min_area_px=min_area_px,
+        zone_names=zone_names, site_mask=site_mask, alpha=opts.alpha, min_area_px=min_area_px,
     )  # fmt: skip
     counts: list[ZoneCounts] = []
     block_px = block_px_for(pixel_m)

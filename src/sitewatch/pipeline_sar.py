@@ -153,7 +153,7 @@ def run_sar_series(
     ref = SarReference.empty(len(bands), (h, w), enls)
     tracker = EventTracker(
         (h, w), pixel_area_m2=px_area, zone_labels=labels if zone_names else None,
-        zone_names=zone_names, alpha=alpha, min_area_px=min_area_px,
+        zone_names=zone_names, site_mask=site_mask, alpha=alpha, min_area_px=min_area_px,
     )  # fmt: skip
     counts = []
     dates: list[dt.date] = []

@@ -181,6 +181,15 @@ def test_event_mostly_outside_zones_has_no_zone() -> None:
     assert ev.zone is None
 
 
+@pytest.mark.parametrize(("site_from_col", "n"), [(0, 1), (15, 1), (16, 0), (30, 0)])
+def test_event_mostly_outside_the_site_is_not_reported(site_from_col: int, n: int) -> None:
+    site = np.zeros(SHAPE, bool)
+    site[:, site_from_col:] = True  # the building spans columns 10-19
+    out = Series().add(BUILDING, range(4, 9)).run(site_mask=site).events
+    assert len(out) == n
+    assert all(e.event_id == "e0001" for e in out)
+
+
 def test_nothing_changes_gives_no_events() -> None:
     out = Series(seed=3).run()
     assert out.events == []
@@ -271,6 +280,10 @@ def _upd(**bad: object) -> Callable[[], object]:
         (lambda: EventTracker(SHAPE, pixel_area_m2=0.0), "pixel_area_m2"),
         (lambda: EventTracker(SHAPE, pixel_area_m2=AREA, alpha=1.5), "alpha"),
         (lambda: EventTracker(SHAPE, pixel_area_m2=AREA, min_area_px=0), "min_area_px"),
+        (
+            lambda: EventTracker(SHAPE, pixel_area_m2=AREA, site_mask=np.ones((4, 4), bool)),
+            r"site_mask: shape \(4, 4\)",
+        ),
         (
             lambda: EventTracker(
                 SHAPE, pixel_area_m2=AREA, zone_labels=np.full(SHAPE, 2), zone_names=["a"]

@@ -51,6 +51,12 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
   (the median of the per-pixel last clear dates); None when that is never.
 * **Zone.**  The label covering most of the footprint; None when most of it is
   outside every zone (label 0).
+* **Site.**  Given the site's ``(h, w)`` mask, an event with less than half of
+  its footprint inside it is not reported: the grid's margin around the site is
+  read for alignment and for the smooth background, and a change there, often
+  right at the edge of the imagery where that background is extrapolated, is
+  not the site's.  Candidates there are still tracked, so their pixels keep
+  their reference like any other.
 * **p-value and score.**  A part's detection p is the median pixel p-value at
   detection.  A persistent part combines it with the median p at confirmation
   (Fisher, two dates: ``p1 p2 (1 - ln(p1 p2))``); both dates are tested against
@@ -90,6 +96,8 @@ __all__ = ["EventTracker", "TrackedSeries", "track_series"]
 
 _PENDING, _PERSISTENT, _TRANSIENT = 0, 1, 2
 _EIGHT = np.ones((3, 3), dtype=bool)
+#: share of an event's footprint that must lie inside the site for it to be reported
+_SITE_SHARE = 0.5
 
 
 @dataclass
@@ -150,6 +158,9 @@ class EventTracker:
     zone_labels, zone_names
         ``(h, w)`` int raster: 0 outside every zone, ``i`` inside ``zone_names[i - 1]``.
         None: no zones.
+    site_mask
+        ``(h, w)`` bool: the site; events mostly outside it are not reported (see
+        the module notes).  None: the whole grid.
     alpha
         Per-pixel false-alarm rate of the decision ``p < alpha``.
     min_area_px
@@ -176,6 +187,7 @@ class EventTracker:
         pixel_area_m2: float,
         zone_labels: np.ndarray | None = None,
         zone_names: Sequence[str] = (),
+        site_mask: np.ndarray | None = None,
         alpha: float = 0.01,
         min_area_px: int = 1,
         join_buffer_px: int = 1,
@@ -215,6 +227,11 @@ class EventTracker:
         self.shape = (int(shape[0]), int(shape[1]))
         self.pixel_area_m2 = float(pixel_area_m2)
         self.labels, self.zone_names = check_zones(zone_labels, zone_names, self.shape)
+        self.site = (
+            None
+            if site_mask is None
+            else _grid_array(site_mask, self.shape, "site_mask").astype(bool)
+        )
         self.alpha = float(alpha)
         self.min_area_px = int(min_area_px)
         self.join_buffer_px = int(join_buffer_px)
@@ -517,6 +534,8 @@ class EventTracker:
         group = sorted(group, key=lambda q: q.t)
         pix = np.unique(np.concatenate([q.footprint() for q in group]))
         if pix.size == 0:
+            return None
+        if self.site is not None and self.site.ravel()[pix].mean() < _SITE_SHARE:
             return None
         t0 = group[0].t
         first = [q for q in group if q.t == t0]
