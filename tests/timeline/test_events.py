@@ -190,6 +190,30 @@ def test_event_mostly_outside_the_site_is_not_reported(site_from_col: int, n: in
     assert all(e.event_id == "e0001" for e in out)
 
 
+@pytest.mark.parametrize(("core_p", "kind"), [(1e-12, "appeared"), (2e-3, "transient")])
+def test_votes_weigh_by_detection_strength(core_p: float, kind: str) -> None:
+    """A 6 x 6 change detected with a 2 px halo of barely significant pixels (window
+    statistics spill past its edge): at the next look the halo (64 px) reverts and
+    the core (36 px) stays.  Counted equally the halo outvotes the core; weighed by
+    detection strength the change persists, and its footprint is the core."""
+    core = np.zeros(SHAPE, bool)
+    core[12:18, 12:18] = True
+    halo = np.zeros(SHAPE, bool)
+    halo[10:20, 10:20] = True
+    halo &= ~core
+    clear = np.ones(SHAPE, bool)
+    tr = EventTracker(SHAPE, pixel_area_m2=AREA, alpha=1e-2, min_area_px=6)
+    p0 = np.ones(SHAPE)
+    p1 = np.where(core, core_p, np.where(halo, 5e-3, 1.0))
+    p2 = np.where(core, core_p, 1.0)
+    delta = np.where(core | halo, 0.1, 0.0)
+    for date, p in zip(DATES, (p0, p1, p2)):
+        tr.update(date, clear, delta, p_value=p)
+    ev = only(tr.finish())
+    assert ev.kind == kind
+    assert ev.area_m2 == (36 if kind == "appeared" else 100) * AREA
+
+
 def test_nothing_changes_gives_no_events() -> None:
     out = Series(seed=3).run()
     assert out.events == []

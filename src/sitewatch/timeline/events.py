@@ -21,8 +21,12 @@ Rules (pure numpy; one :class:`EventTracker` fed one acquisition at a time):
   once, at its next judged acquisition: still changed (the decision against the
   pre-change state) or reverted.  When at least ``confirm_fraction`` (0.5) of
   its pixels have voted, the candidate is settled: *persistent* if at least
-  half of the votes say still changed, *transient* otherwise.  Pixels of a
-  persistent candidate that voted "reverted" leave its footprint.
+  half of the votes say still changed, *transient* otherwise.  Votes weigh by
+  how strongly each pixel was detected (``-log10 p``, from 1 to 10): window
+  statistics spread a change's significance a pixel or two past its edge, and
+  those barely detected pixels revert at the next look while the change
+  itself stays; counted equally, they can outvote it.  Pixels of a persistent
+  candidate that voted "reverted" leave its footprint.
 * **Unconfirmed.**  A candidate still unsettled when the series ends is
   emitted (``emit_unconfirmed=True``, the default): the latest acquisitions are
   what a monitor most needs to report.  It carries ``confirmed=False``, its
@@ -98,6 +102,8 @@ _PENDING, _PERSISTENT, _TRANSIENT = 0, 1, 2
 _EIGHT = np.ones((3, 3), dtype=bool)
 #: share of an event's footprint that must lie inside the site for it to be reported
 _SITE_SHARE = 0.5
+#: range of a vote's weight, -log10 of the pixel's p-value at detection
+_VOTE_WEIGHT = (1.0, 10.0)
 
 
 @dataclass
@@ -114,6 +120,7 @@ class _Part:
     n_delta: int
     delta_sum: float
     votes: np.ndarray  # int8 per pixel: -1 not yet, 0 reverted, 1 still changed
+    weight: np.ndarray  # float per pixel: how much its vote counts
     conf_p: list[np.ndarray] = field(default_factory=list)
     status: int = _PENDING
     resolved_t: int = -1
@@ -388,7 +395,8 @@ class EventTracker:
             voted = part.votes >= 0
             if voted.mean() < self.confirm_fraction:
                 continue
-            still = float((part.votes[voted] == 1).mean())
+            wv = part.weight[voted]
+            still = float(wv[part.votes[voted] == 1].sum() / wv.sum())
             part.resolved_t = t
             if still >= 0.5:
                 # pixels seen now take the new state below; the others when next seen
@@ -473,7 +481,14 @@ class EventTracker:
         d = delta.ravel()[pixels]
         fin = np.isfinite(d)
         last = np.sort(self._last_clear.ravel()[pixels])
-        p_det = self.alpha if p is None else float(np.nanmedian(p.ravel()[pixels]))
+        if p is None:
+            p_det, weight = self.alpha, np.ones(pixels.size)
+        else:
+            p_pix = p.ravel()[pixels]
+            p_det = float(np.nanmedian(p_pix))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                strength = -np.log10(p_pix)
+            weight = np.clip(np.nan_to_num(strength, nan=_VOTE_WEIGHT[0]), *_VOTE_WEIGHT)
         part = _Part(
             track=track,
             t=self._deferred_from(t, pixels, d),
@@ -485,6 +500,7 @@ class EventTracker:
             n_delta=int(fin.sum()),
             delta_sum=float(d[fin].sum()),
             votes=np.full(pixels.size, -1, dtype=np.int8),
+            weight=weight,
         )
         pid = len(self._parts)
         self._parts.append(part)
