@@ -218,6 +218,40 @@ def test_new_bright_roof_without_a_shadow_is_not_cloud() -> None:
         assert unknown.cloud[120:130, 100:112].all()
 
 
+@pytest.mark.parametrize(
+    ("corner", "side", "nodata", "masked"),
+    [
+        ((160, 160), 25, False, True),  # sun-side corner: the cloud is off the grid
+        ((20, 20), 25, True, True),  # its cloud would be over the scene's nodata
+        ((20, 20), 25, False, False),  # the ground under every possible cloud is in view
+        ((170, 170), 12, False, False),  # 1.4 ha: a dark new surface as likely as a shadow
+    ],
+)
+def test_large_shadow_of_a_cloud_out_of_view(
+    corner: tuple[int, int], side: int, nodata: bool, masked: bool
+) -> None:
+    s = _synthetic(9, with_clouds=False)
+    scene = s.scene.copy()
+    blob = np.zeros((N, N), bool)
+    blob[corner[0] : corner[0] + side, corner[1] : corner[1] + side] = True
+    scene[:, blob] *= np.float32(0.35)
+    valid = np.ones((N, N), bool)
+    if nodata:
+        valid[55:130, 35:100] = False  # south-east of the blob, towards the sun
+    m = spectral_cloud_mask(
+        scene, BANDS, valid, s.median, sun_azimuth_deg=SUN_AZIMUTH, pixel_size_m=10.0,
+        sun_elevation_deg=75.0, sky=valid,
+    )  # fmt: skip
+    assert not m.cloud.any()
+    assert m.shadow[blob].mean() == (pytest.approx(1.0, abs=0.02) if masked else 0.0)
+    assert m.shadow[~blob].mean() <= 0.01
+    # without a clear sky to measure the offset over, a dark area is never an orphan shadow
+    assert not spectral_cloud_mask(
+        scene, BANDS, valid, s.median, sun_azimuth_deg=SUN_AZIMUTH, pixel_size_m=10.0,
+        sun_elevation_deg=75.0,
+    ).shadow.any()  # fmt: skip
+
+
 def test_haze_is_cloud_but_a_new_bare_field_is_not() -> None:
     s = _synthetic(4, with_clouds=False)
     scene = s.scene.copy()

@@ -68,6 +68,11 @@ _SHADOW_RATIO = 0.65  # strict shadow: scene / median over all bands below this
 _SHADOW_RATIO_LOOSE = 0.85  # inside a matched cloud projection
 _SHADOW_RATIO_EDGE = 0.93  # a shadow's penumbra
 _MAX_SHADOW_DISTANCE_M = 6000.0
+#: strictly dark objects this large are cloud shadow when their cloud may be out of view
+_ORPHAN_SHADOW_M2 = 20_000.0
+_ORPHAN_SHADOW_PX = 200  # the same when the pixel size is unknown
+_ORPHAN_SAMPLE = 20_000  # pixels looked at, at most, to place the unseen clouds
+_ORPHAN_STEPS = 12  # cloud heights tried over the range
 _MAX_SHADOW_DISTANCE_PX = 300
 _LOW_PERCENTILE = 25.0  # the darker quarter of a pixel's dates: ground or shadow, not cloud
 #: clear pixels a scene-wide offset needs before it is measured over them alone
@@ -421,6 +426,68 @@ def _shift_mask(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
+def _spread_shadow(
+    seeds: np.ndarray, loose: np.ndarray, edge: np.ndarray | None, cloud: np.ndarray
+) -> np.ndarray:
+    """Strict shadow seeds spread over the moderately dark pixels around them
+    (hysteresis), then over the penumbra when ``edge`` is given."""
+    if not seeds.any():
+        return seeds
+    out = seeds | np.asarray(
+        ndi.binary_dilation(seeds, structure=_disk(1), iterations=_SHADOW_SPREAD_PX, mask=loose)
+    )
+    if edge is not None:
+        out |= np.asarray(
+            ndi.binary_dilation(
+                out, structure=_disk(1), iterations=_EDGE_GROW_PX, mask=edge & ~cloud
+            )
+        )
+    return out
+
+
+def _orphan_shadows(
+    dark: np.ndarray,
+    valid: np.ndarray,
+    uy: float,
+    ux: float,
+    dist_px: tuple[float, float],
+    min_px: int,
+) -> np.ndarray:
+    """Strictly dark objects of at least ``min_px`` pixels whose cloud may be out of view.
+
+    A cloud casts its shadow ``t`` pixels down-sun, ``t`` within ``dist_px``; when,
+    for some such ``t``, at least half of an object's pixels have their cloud
+    position off the grid or on nodata, the cloud can be there unseen (a site
+    window cuts clouds off far more often than their shadows).
+    """
+    out = np.zeros(dark.shape, bool)
+    lab, n = ndi.label(dark, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return out
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    big = sizes >= min_px
+    big[0] = False
+    if not big.any():
+        return out
+    rows, cols = np.nonzero(big[lab])
+    step = max(1, rows.size // _ORPHAN_SAMPLE)
+    rows, cols = rows[::step], cols[::step]
+    labs = lab[rows, cols]
+    counts = np.bincount(labs, minlength=n + 1)
+    h, w = dark.shape
+    orphan = np.zeros(n + 1, bool)
+    for t in np.linspace(max(dist_px[0], 1.0), max(dist_px[1], 1.0), _ORPHAN_STEPS):
+        r = np.rint(rows - t * uy).astype(np.int64)
+        c = np.rint(cols - t * ux).astype(np.int64)
+        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        seen = np.zeros(rows.size, bool)
+        seen[inside] = valid[r[inside], c[inside]]
+        unseen = np.bincount(labs, weights=~seen, minlength=n + 1)
+        orphan |= unseen >= 0.5 * np.maximum(counts, 1)
+    orphan &= big
+    return np.asarray(orphan[lab])
+
+
 def _match_shadows(
     cloud: np.ndarray,
     dark_loose: np.ndarray,
@@ -567,6 +634,16 @@ def spectral_cloud_mask(
       ``max_shadow_distance_m`` of a cloud.  Seeds then spread
       over moderately dark neighbours (10 px) and the penumbra (3 px), and no
       shadow object may exceed 1.5 times the cloud area.
+    * with the sun's azimuth and elevation and a median, a strictly dark
+      object of at least 2 ha, larger than the clouds in view can cast (1.5
+      times their area), whose cloud may be out of view is shadow too (spread
+      as above): for some cloud base from 200 to 3000 m, at least half of its
+      pixels have their cloud position off the grid or on nodata (only with
+      ``sky``: under an overcast the offset of a scene measured over every
+      pixel is the cloud's, and all ground would look strictly dark).  A site's
+      window cuts a cloud off far more often than its shadow.  A dark new
+      surface that large next to the edge of the data is called shadow on that
+      date; :func:`recurrent_objects` returns it when it stays.
     * with the sun's azimuth and elevation and a median, a cloud object under
       5 ha whose projection crossed clear land at the distances where the
       shadow of a cloud based 200 to 3000 m high must fall, without meeting
@@ -685,6 +762,7 @@ def spectral_cloud_mask(
         abs_cloud &= (nir - red) / np.maximum(nir + red, 1e-6) < 0.6
     grow_edge: np.ndarray | None = None
     shadow_edge: np.ndarray | None = None
+    sky_offset = False  # the scene-wide offset was measured over the clear sky
 
     if reference_median is None:
         opacity = bright - np.float32(0.1)
@@ -699,6 +777,7 @@ def spectral_cloud_mask(
         offs = np.zeros(nb, dtype=np.float32)
         if has_med.any():
             level = offset_pixels(has_med, sky)
+            sky_offset = level is not has_med
             offs = np.median(d.reshape(nb, -1)[:, _sample(level)], axis=1).astype(np.float32)
             d -= offs[:, None, None]
             d[:, ~has_med] = 0
@@ -762,17 +841,24 @@ def spectral_cloud_mask(
     cloud = _fill_small_holes(cloud, _MAX_HOLE_PX) & valid_m
 
     shadow = np.zeros((h, w), bool)
+    max_px = (
+        int(round(max_shadow_distance_m / pixel_size_m))
+        if pixel_size_m is not None
+        else _MAX_SHADOW_DISTANCE_PX
+    )
+    max_px = max(1, min(max_px, 2 * max(h, w)))
+    uy = ux = 0.0
+    shadow_range: tuple[float, float] | None = None
+    if sun_azimuth_deg is not None:
+        az = np.deg2rad(float(sun_azimuth_deg))
+        # shadows fall away from the sun: north is -row, east is +col
+        uy, ux = float(np.cos(az)), float(-np.sin(az))
+        if sun_elevation_deg is not None and sun_elevation_deg > 0 and pixel_size_m:
+            # pixels of shadow offset per metre of cloud height
+            reach = 1.0 / (math.tan(math.radians(sun_elevation_deg)) * pixel_size_m)
+            shadow_range = (_CLOUD_BASE_M[0] * reach, _CLOUD_BASE_M[1] * reach)
     if cloud.any():
-        max_px = (
-            int(round(max_shadow_distance_m / pixel_size_m))
-            if pixel_size_m is not None
-            else _MAX_SHADOW_DISTANCE_PX
-        )
-        max_px = max(1, min(max_px, 2 * max(h, w)))
         if sun_azimuth_deg is not None:
-            az = np.deg2rad(float(sun_azimuth_deg))
-            # shadows fall away from the sun: north is -row, east is +col
-            uy, ux = float(np.cos(az)), float(-np.sin(az))
             confirm_px = (
                 int(round(CONFIRM_CLOUD_AREA_M2 / pixel_size_m**2))
                 if pixel_size_m is not None
@@ -780,11 +866,6 @@ def spectral_cloud_mask(
             )
             if reference_median is None:
                 confirm_px = 0  # absolute darkness is too crude to veto a cloud
-            shadow_range = None
-            if sun_elevation_deg is not None and sun_elevation_deg > 0 and pixel_size_m:
-                # pixels of shadow offset per metre of cloud height
-                reach = 1.0 / (math.tan(math.radians(sun_elevation_deg)) * pixel_size_m)
-                shadow_range = (_CLOUD_BASE_M[0] * reach, _CLOUD_BASE_M[1] * reach)
             matched, drop, offset = _match_shadows(
                 cloud,
                 dark_loose,
@@ -809,24 +890,22 @@ def spectral_cloud_mask(
         else:
             dist = ndi.distance_transform_edt(~cloud)
             shadow = _remove_small(dark_strict & (dist <= max_px) & valid_m & ~cloud, min_cloud_px)
-        if shadow.any():
-            # hysteresis: strict shadow seeds spread over the moderately dark pixels around them
-            shadow |= np.asarray(
-                ndi.binary_dilation(
-                    shadow,
-                    structure=_disk(1),
-                    iterations=_SHADOW_SPREAD_PX,
-                    mask=dark_loose & valid_m & ~cloud,
-                )
-            )
-        if shadow_edge is not None and shadow.any():
-            shadow |= np.asarray(
-                ndi.binary_dilation(
-                    shadow, structure=_disk(1), iterations=_EDGE_GROW_PX, mask=shadow_edge & ~cloud
-                )
-            )
+        shadow = _spread_shadow(shadow, dark_loose & valid_m & ~cloud, shadow_edge, cloud)
         # a shadow is the cloud's footprint on the ground: never much larger than the clouds
         shadow = _drop_large(shadow, int(_SHADOW_AREA_FACTOR * cloud.sum()) + 50)
+    if sky_offset and shadow_range is not None:
+        # only shadows larger than the clouds in view can cast: those are matched above
+        orphan_px = max(
+            int(round(_ORPHAN_SHADOW_M2 / pixel_size_m**2))
+            if pixel_size_m is not None
+            else _ORPHAN_SHADOW_PX,
+            int(_SHADOW_AREA_FACTOR * cloud.sum()) + 51,
+        )
+        orphan = _orphan_shadows(
+            dark_strict & valid_m & ~cloud & ~shadow, valid_m, uy, ux, shadow_range, orphan_px
+        )
+        if orphan.any():
+            shadow |= _spread_shadow(orphan, dark_loose & valid_m & ~cloud, shadow_edge, cloud)
 
     if dilate_px is None:
         dilate_px = 0 if reference_median is not None else _ABS_DILATE_PX
