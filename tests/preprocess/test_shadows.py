@@ -33,6 +33,19 @@ def test_a_lengthening_shadow_is_explained_a_new_dark_patch_is_not() -> None:
     assert dropped[tip].all() and not dropped[patch].any()
 
 
+@pytest.mark.parametrize(("reach_m", "explained_all"), [(20.0, True), (10.0, False)])
+def test_the_reach_allows_a_pixel_of_blur(reach_m: float, explained_all: bool) -> None:
+    """At 10 m pixels the lengthened tip's far end lies 3 px (diagonally) from the old
+    shadow: a 20 m reach finds it only with the pixel that blur adds, 10 m does not."""
+    before, after = _scene(slice(9, 5, -1)), _scene(slice(9, 2, -1))
+    explained, changed = shadow_explained(
+        before, after, np.ones((40, 40), bool), 135.0, 10.0, reach_m=reach_m
+    )
+    tip = changed & (before.mean(axis=0) >= 1500)
+    assert tip.sum() >= 9
+    assert explained[tip].all() == explained_all
+
+
 @pytest.mark.parametrize("azimuth", [315.0])
 def test_wrong_sun_side_explains_nothing(azimuth: float) -> None:
     before = _scene(slice(9, 5, -1))

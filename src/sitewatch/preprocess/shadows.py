@@ -163,7 +163,8 @@ def shadow_explained(
     pixel_size_m
         Ground size of a pixel (north-up grid).
     reach_m
-        How far towards the sun the shadow's older part is looked for.
+        How far towards the sun the shadow's older part is looked for (plus one
+        pixel).
     ratio
         Brightness ratio from which a change is a shadow's (its darkening factor).
     dark
@@ -192,7 +193,9 @@ def shadow_explained(
     brighter = valid & (r > 1.0 / ratio)
     az = math.radians(sun_azimuth_deg)
     # image rows grow southwards; towards the sun is (east sin az, north cos az)
-    steps = max(1, round(reach_m / pixel_size_m))
+    # plus a pixel: blur and mixed pixels put a shadow's dark core up to a pixel further
+    # from the changed strip than the ground distance says (decisive at 10 m pixels)
+    steps = max(1, round(reach_m / pixel_size_m)) + 1
     anchor = ndi.binary_dilation(dark0 & dark1, structure=_EIGHT)
     d_row, d_col = -math.cos(az), math.sin(az)
     near = _towards(anchor, d_row, d_col, steps)
