@@ -42,14 +42,17 @@ def _seeds(text: str) -> list[int]:
 TRUTH = {"optical": "events.geojson", "sar": "events_sar.geojson", "all": "events_all.geojson"}
 
 
-def one(name: str, seed: int, size: int, root: Path, sensors: str) -> dict[str, Any]:
+def one(
+    name: str, seed: int, size: int, root: Path, sensors: str, pixel_m: float | None = None
+) -> dict[str, Any]:
     """Simulate, run and score one scenario."""
     from sitewatch.sim.scenarios import build_scenario
     from sitewatch.sim.score import score_events
     from sitewatch.sim.write import write_scenario
 
     base = root / f"{name}-{seed}"
-    write_scenario(build_scenario(name, seed=seed, size=size), base, sar=sensors != "optical")
+    scenario = build_scenario(name, seed=seed, size=size, pixel_m=pixel_m)
+    write_scenario(scenario, base, sar=sensors != "optical")
     run = run_fresh(str(base / "site.geojson"), str(base / "images"), str(base / "run"), sensors)
     stats = {"wall_s": round(run["wall_s"], 2), "peak_rss_mib": round(run["peak_rss_mib"], 1),
              "n_events": run["n_events"]}  # fmt: skip
@@ -73,6 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1-5", help="e.g. 1-5 or 1,3")
     ap.add_argument("--size", type=int, default=512, help="scene side in pixels")
+    ap.add_argument(
+        "--pixel-m", type=float, default=None,
+        help="pixel side in metres (default 3; 10 renders the site at Sentinel-2's resolution)",
+    )  # fmt: skip
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--sensors", default="optical", choices=sorted(TRUTH))
     ap.add_argument(
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         root = args.keep if args.keep is not None else Path(tmp)
         for name in args.scenarios.split(","):
             for seed in _seeds(args.seeds):
-                runs.append(one(name, seed, args.size, root, args.sensors))
+                runs.append(one(name, seed, args.size, root, args.sensors, args.pixel_m))
                 print(f"done {name} seed {seed}", file=sys.stderr)
     summary = {}
     for name in dict.fromkeys(r["scenario"] for r in runs):
