@@ -168,6 +168,14 @@ def simulate(
     size: Annotated[
         int | None, typer.Option(help="Scene side in pixels (default 512: 1.5 km at 3 m).")
     ] = None,
+    pixel_m: Annotated[
+        float | None,
+        typer.Option(
+            "--pixel-m",
+            help="Pixel side in metres (default 3; 10 is Sentinel-2's). The site scales "
+            "with size x pixel.",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Write into a non-empty folder.")
     ] = False,
@@ -179,7 +187,7 @@ def simulate(
     from .sim.scenarios import build_scenario
     from .sim.write import write_scenario
 
-    sim = build_scenario(scenario, seed=seed, size=size)
+    sim = build_scenario(scenario, seed=seed, size=size, pixel_m=pixel_m)
     with _progress(f"simulate {scenario}") as update:
         files = write_scenario(
             sim, out_dir, overwrite=overwrite, progress=update, sar=sar  # type: ignore[arg-type]

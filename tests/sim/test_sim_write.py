@@ -129,6 +129,21 @@ def test_cli_simulate_writes_the_folder(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
 
 
+@pytest.mark.parametrize(("pixel_m", "expected"), [(None, 3.0), ("10", 10.0)])
+def test_cli_simulate_pixel_size(tmp_path: Path, pixel_m: str | None, expected: float) -> None:
+    out = tmp_path / "q"
+    args = ["simulate", "quiet", "--out", str(out), "--size", "64", "--no-sar"]
+    result = runner.invoke(cli.app, args + (["--pixel-m", pixel_m] if pixel_m else []))
+    assert result.exit_code == 0, result.output
+    res = []
+    for image in sorted((out / "images").glob("*.tif")):
+        with rasterio.open(image) as src:
+            if src.crs.is_projected:  # one date is in EPSG:4326
+                res.append(src.res)
+    assert res and all(r == pytest.approx((expected, expected)) for r in res)
+    assert json.loads((out / "scenario.json").read_text())["pixel_m"] == expected
+
+
 def test_cli_unknown_scenario_is_bad_input(tmp_path: Path, monkeypatch, capsys) -> None:
     result = runner.invoke(cli.app, ["simulate", "mars", "--out", str(tmp_path / "x")])
     assert isinstance(result.exception, InputError)
