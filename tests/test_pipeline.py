@@ -412,3 +412,26 @@ def test_brightness_anomaly_offset_comes_from_the_clear_sky() -> None:
     # without clear pixels to go by, the offset falls back on every valid pixel (the cloud)
     b = _brightness_anomaly(data, valid, median, [1], [np.zeros((60, 60), bool)])[0]
     assert float(np.median(b[:, 47:])) < -0.3
+
+
+@pytest.mark.parametrize(
+    ("gain", "normalised"),
+    [(1.10, True), (0.90, True), (1.40, False)],
+)
+def test_a_date_is_normalised_to_the_reference_unless_the_gain_is_implausible(
+    gain: float, normalised: bool
+) -> None:
+    from sitewatch.pipeline import _normalised
+
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(0.05, 0.5, (4, 60, 60)).astype(np.float32)
+    roof = np.zeros((60, 60), bool)
+    roof[20:30, 20:30] = True
+    ref[:, roof] = 0.6  # a bright roof: an additive correction would leave it changed
+    scene = (ref * gain + 0.01 + rng.normal(0, 0.002, ref.shape)).astype(np.float32)
+    out = _normalised(scene, ref, np.ones((60, 60), bool))
+    error = np.abs(out - ref)[:, roof].mean()
+    if normalised:
+        assert error < 0.005
+    else:
+        np.testing.assert_array_equal(out, scene)

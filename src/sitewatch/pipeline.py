@@ -77,6 +77,7 @@ from .preprocess.masks import (
     spectral_cloud_mask,
 )
 from .preprocess.material import material_shift
+from .preprocess.normalise import normalise_to_reference
 from .preprocess.overcast import overcast_mask, with_overcast
 from .preprocess.recurrence import recurrent_objects, without_objects
 from .preprocess.shadows import shadow_explained, shadow_regions
@@ -304,6 +305,42 @@ def _brightness_anomaly(
             level = a[offset_pixels(ok, clear[i])]
             out[i] = np.where(ok, a - np.float32(np.median(level)), np.float32(np.nan))
     return out
+
+
+#: per-band gains a date's normalisation may apply; beyond them the fit is not trusted
+_GAIN_RANGE = (0.85, 1.18)
+#: clear pixels, at most, the normalisation is fitted on (evenly spaced)
+_NORMALISE_SAMPLE = 40_000
+
+
+def _normalised(scene: np.ndarray, reference: np.ndarray, both: np.ndarray) -> np.ndarray:
+    """``scene`` in the reference's radiometry (per-band orthogonal regression over IR-MAD
+    no-change pixels), or as it is when the fit fails or asks for an implausible gain.
+
+    The smooth-difference and material corrections after it are additive: left to
+    them, a gain between the dates (sun, atmosphere) is a difference that grows with
+    brightness, and a large bright roof reads as changed.  The reference is built from
+    normalised scenes, so a wild fit would carry into every later date: a gain outside
+    0.85-1.18 on any band (a weak correlation, e.g. vegetation greening between the
+    dates) leaves the scene as it is.  Fitted on a sample: the full image cost 0.4 s a
+    600 x 600 px date.
+    """
+    nb = scene.shape[0]
+    at = np.flatnonzero(both)
+    at = at[:: max(1, at.size // _NORMALISE_SAMPLE)]
+    sample = (nb, 1, at.size)
+    try:
+        fit = normalise_to_reference(
+            reference.reshape(nb, -1)[:, at].reshape(sample),
+            scene.reshape(nb, -1)[:, at].reshape(sample),
+            np.ones(sample[1:], bool),
+        )
+    except NoValidDataError:
+        return scene
+    if np.any(fit.gains < _GAIN_RANGE[0]) or np.any(fit.gains > _GAIN_RANGE[1]):
+        return scene
+    gains = fit.gains.astype(np.float32)[:, None, None]
+    return scene * gains + fit.offsets.astype(np.float32)[:, None, None]
 
 
 def _series_method(method: ChangeMethod) -> ChangeMethod:
@@ -680,6 +717,7 @@ def _optical_series(
             status = "below-min-clear"
         both = clear & ref.observed
         if both.sum() >= MIN_FIT_PIXELS:
+            scene = _normalised(scene, ref.values, both)
             scene = scene - smooth_difference(scene, ref.values, both, block_px)
             scene = scene - material_shift(scene, ref.values, both)
         p = ref.compare(
