@@ -51,6 +51,7 @@ from .change.base import ChangeMethod, FittedChange, PairSample
 from .change.clean import clean_decision
 from .change.regions import series_alpha, significant_regions, strong_regions
 from .change.registry import get_method
+from .change.stats import strided_indices
 from .errors import (
     BandMismatchError,
     CatalogError,
@@ -326,8 +327,7 @@ def _normalised(scene: np.ndarray, reference: np.ndarray, both: np.ndarray) -> n
     600 x 600 px date.
     """
     nb = scene.shape[0]
-    at = np.flatnonzero(both)
-    at = at[:: max(1, at.size // _NORMALISE_SAMPLE)]
+    at = strided_indices(both, _NORMALISE_SAMPLE)
     sample = (nb, 1, at.size)
     try:
         fit = normalise_to_reference(

@@ -121,3 +121,15 @@ def test_grow_pvalue_does_not_cross_unjudged_pixels_and_is_local() -> None:
     np.testing.assert_array_equal(
         stats.grow_pvalue(r[5:35, 5:35], 3, 10.0)[3:-3, 3:-3], whole[8:32, 8:32]
     )
+
+
+@pytest.mark.parametrize(
+    ("n_true", "limit", "expected"), [(10, 100, 10), (1000, 100, 100), (1050, 100, 105)]
+)
+def test_strided_indices_keep_about_limit_evenly(n_true: int, limit: int, expected: int) -> None:
+    mask = np.zeros((60, 50), bool)
+    mask.ravel()[np.arange(n_true) * 2] = True
+    at = stats.strided_indices(mask, limit)
+    assert at.size == expected
+    assert mask.ravel()[at].all()
+    assert np.unique(np.diff(at)).size == 1  # evenly spaced in the mask's order

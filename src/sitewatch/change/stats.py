@@ -52,6 +52,14 @@ def sample_pixels(
     return x.astype(np.float64), y.astype(np.float64)
 
 
+def strided_indices(mask: np.ndarray, limit: int) -> np.ndarray:
+    """Flat indices of every k-th pixel of ``mask`` (row-major), k chosen to keep about
+    ``limit`` of them: an even spread for a median or a fit, without first copying every
+    masked pixel."""
+    at = np.flatnonzero(mask)
+    return at[:: max(1, at.size // limit)]
+
+
 def check_sample(sample: PairSample) -> None:
     """Validate block shapes of a sample; raise ``NoValidDataError`` when empty."""
     if (

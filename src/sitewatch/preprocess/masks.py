@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..change.stats import nan_percentile, robust_sigma
+from ..change.stats import nan_percentile, robust_sigma, strided_indices
 from ..errors import InputError
 
 #: scenes clearer than this over the site may serve as references (``--min-clear``)
@@ -71,7 +71,8 @@ _MAX_SHADOW_DISTANCE_M = 6000.0
 #: strictly dark objects this large are cloud shadow when their cloud may be out of view
 _ORPHAN_SHADOW_M2 = 20_000.0
 _ORPHAN_SHADOW_PX = 200  # the same when the pixel size is unknown
-_ORPHAN_SAMPLE = 20_000  # pixels looked at, at most, to place the unseen clouds
+_ORPHAN_SAMPLE = 20_000  # pixels looked at, about, to place the unseen clouds
+_MEDIAN_SAMPLE = 200_000  # pixels a scene-wide median or spread is taken over, about
 _ORPHAN_STEPS = 12  # cloud heights tried over the range
 _MAX_SHADOW_DISTANCE_PX = 300
 _LOW_PERCENTILE = 25.0  # the darker quarter of a pixel's dates: ground or shadow, not cloud
@@ -334,13 +335,6 @@ def infer_reflectance_scale(scene: np.ndarray, valid: np.ndarray) -> float:
     return 10000.0
 
 
-def _sample(mask: np.ndarray) -> np.ndarray:
-    """Flat indices of every k-th pixel of ``mask``, about 200,000 of them: enough for a
-    median, and no full copy of the masked pixels is made first."""
-    at = np.flatnonzero(mask)
-    return at[:: max(1, at.size // 200_000)]
-
-
 def offset_pixels(usable: np.ndarray, sky: np.ndarray | None) -> np.ndarray:
     """Pixels a scene-wide offset is measured over: the clear ``sky`` among ``usable`` when
     it holds at least :data:`MIN_SKY_PX`, else every usable pixel.
@@ -469,12 +463,10 @@ def _orphan_shadows(
     big[0] = False
     if not big.any():
         return out
-    rows, cols = np.nonzero(big[lab])
-    step = max(1, rows.size // _ORPHAN_SAMPLE)
-    rows, cols = rows[::step], cols[::step]
+    h, w = dark.shape
+    rows, cols = np.divmod(strided_indices(big[lab], _ORPHAN_SAMPLE), w)
     labs = lab[rows, cols]
     counts = np.bincount(labs, minlength=n + 1)
-    h, w = dark.shape
     orphan = np.zeros(n + 1, bool)
     for t in np.linspace(max(dist_px[0], 1.0), max(dist_px[1], 1.0), _ORPHAN_STEPS):
         r = np.rint(rows - t * uy).astype(np.int64)
@@ -778,13 +770,14 @@ def spectral_cloud_mask(
         if has_med.any():
             level = offset_pixels(has_med, sky)
             sky_offset = level is not has_med
-            offs = np.median(d.reshape(nb, -1)[:, _sample(level)], axis=1).astype(np.float32)
+            at = strided_indices(level, _MEDIAN_SAMPLE)
+            offs = np.median(d.reshape(nb, -1)[:, at], axis=1).astype(np.float32)
             d -= offs[:, None, None]
             d[:, ~has_med] = 0
         dv = d[vis]
         db = dv.mean(axis=0)
         opacity = np.where(has_med, db, bright - np.float32(0.1))
-        on_med = _sample(has_med)
+        on_med = strided_indices(has_med, _MEDIAN_SAMPLE)
         sigma = _robust_sigma(db.ravel()[on_med])
         t_bright = max(_MIN_BRIGHTENING, 5.0 * sigma)
         spread = dv.max(axis=0) - dv.min(axis=0)
