@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seeds import parse_seeds
+
 from sitewatch import __version__
 from sitewatch.assess import evaluate, evaluate_on, load_profile
 from sitewatch.assess.profiles import BUILTIN_PROFILES
@@ -51,13 +53,6 @@ SCENARIOS = ("sohae-2019", "quiet")
 WINTER_START = dt.date(2018, 11, 1)
 RATES_FILE = Path(__file__).resolve().parents[1] / "src/sitewatch/assess/false_alarms.yaml"
 _LETTER = {"quiet": "q", "activity": "a", "elevated": "e", "high": "H"}
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        a, b = text.split("-", 1)
-        return list(range(int(a), int(b) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def prepare(name: str, seed: int, size: int, root: Path, source: str) -> dict[str, Any]:
@@ -241,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--write-rates measures the pipeline: use --source run")
     if args.source == "kept" and args.work is None:
         ap.error("--source kept reads runs under --work: give --work")
-    seeds = _seeds(args.seeds)
+    seeds = parse_seeds(args.seeds)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.work or Path(tmp)
         runs = [assess(prepare(n, s, args.size, root, args.source))

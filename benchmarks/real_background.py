@@ -34,6 +34,7 @@ from rasterio.transform import array_bounds
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 from rasterio.windows import Window
 from scipy import ndimage as ndi
+from seeds import parse_seeds
 from shapely.geometry import box, mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,13 +52,6 @@ SPECTRA = {
 CLOUD = np.array([0.45, 0.45, 0.44, 0.46], np.float32)
 HAZE = np.array([0.12, 0.09, 0.06, 0.03], np.float32)  # path radiance: scattering falls with λ
 UTM_DATE = 7
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        a, b = text.split("-", 1)
-        return list(range(int(a), int(b) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def _ground(city: str) -> tuple[np.ndarray, Any, Any]:
@@ -217,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="sitewatch-realbg-") as tmp:
         root = args.keep if args.keep is not None else Path(tmp)
         for quiet in (False, True):
-            for seed in _seeds(args.seeds):
+            for seed in parse_seeds(args.seeds):
                 runs.append(one(root, args.city, seed, quiet))
                 print(f"done {runs[-1]['series']} seed {seed}", file=sys.stderr)
     print(json.dumps({"runs": runs}, indent=1))

@@ -28,15 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from fresh_run import run_fresh
+from seeds import parse_seeds
 
 SCENARIOS = ("sohae-2019", "quiet", "cloudy", "misregistered")
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        a, b = text.split("-", 1)
-        return list(range(int(a), int(b) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 TRUTH = {"optical": "events.geojson", "sar": "events_sar.geojson", "all": "events_all.geojson"}
@@ -93,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="sitewatch-bench-") as tmp:
         root = args.keep if args.keep is not None else Path(tmp)
         for name in args.scenarios.split(","):
-            for seed in _seeds(args.seeds):
+            for seed in parse_seeds(args.seeds):
                 runs.append(one(name, seed, args.size, root, args.sensors, args.pixel_m))
                 print(f"done {name} seed {seed}", file=sys.stderr)
     summary = {}
