@@ -90,6 +90,17 @@ def test_recovers_gains_and_offsets_with_changed_pixels(seed: int, scale: float)
     assert np.median(err) < 0.01 * scale
 
 
+def test_correlation_says_how_well_each_line_is_determined() -> None:
+    ref, tgt, _ = _pair(0)
+    good = normalise_to_reference(ref, tgt, np.ones((N, N), bool))
+    assert good.correlation[3] > 0.95
+    # the NIR of the target replaced by unrelated values: that band's gain means nothing
+    tgt[3] = np.random.default_rng(5).permutation(tgt[3].ravel()).reshape(N, N)
+    bad = normalise_to_reference(ref, tgt, np.ones((N, N), bool))
+    assert abs(bad.correlation[3]) < 0.3
+    np.testing.assert_allclose(bad.correlation[:3], good.correlation[:3], atol=0.02)
+
+
 def test_naive_regression_over_all_pixels_is_biased() -> None:
     """Why the no-change selection matters: the same fit over every pixel misses by far more."""
     ref, tgt, _ = _pair(0, changed_share=0.15)

@@ -55,6 +55,10 @@ class Normalisation:
         ``(h, w)`` bool: the pixels used.
     method
         ``"irmad"`` (selected here) or ``"given"`` (``no_change_mask``).
+    correlation
+        ``(bands,)`` float64: Pearson correlation of the two dates over the
+        pixels each band's line was fitted on.  A weak one (vegetation greening,
+        a hazy band) means the line is poorly determined and its gain unreliable.
     """
 
     gains: np.ndarray
@@ -63,6 +67,7 @@ class Normalisation:
     normalised: np.ndarray
     no_change: np.ndarray
     method: str
+    correlation: np.ndarray
 
 
 def orthogonal_regression(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
@@ -217,6 +222,7 @@ def normalise_to_reference(
     nb = reference.shape[0]
     gains = np.empty(nb)
     offsets = np.empty(nb)
+    correlation = np.empty(nb)
     normalised = np.empty(reference.shape, dtype=np.float32)
     for b in range(nb):
         x = target[b][no_change].astype(np.float64)
@@ -228,7 +234,18 @@ def normalise_to_reference(
         sig = MAD_TO_SIGMA * np.median(np.abs(resid - np.median(resid)))
         keep = np.abs(resid) <= _TRIM_SIGMA * sig if sig > 0 else np.ones(x.size, bool)
         if MIN_NO_CHANGE_PIXELS <= keep.sum() < x.size:
-            slope, icpt = orthogonal_regression(x[keep], y[keep])
+            x, y = x[keep], y[keep]
+            slope, icpt = orthogonal_regression(x, y)
         gains[b], offsets[b] = slope, icpt
+        correlation[b] = _pearson(x, y)
         normalised[b] = (target[b].astype(np.float64) * gains[b] + offsets[b]).astype(np.float32)
-    return Normalisation(gains, offsets, n, normalised, np.asarray(no_change), method)
+    return Normalisation(
+        gains, offsets, n, normalised, np.asarray(no_change), method, correlation
+    )
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Correlation of two samples; 0 when either is constant."""
+    dx, dy = x - x.mean(), y - y.mean()
+    den = float(np.sqrt((dx @ dx) * (dy @ dy)))
+    return float(dx @ dy) / den if den > 0 else 0.0
