@@ -42,6 +42,65 @@ def test_hold_keeps_the_pre_change_state_and_update_leaves_the_old_state_alone()
     assert (ref0.values == 1.0).all()
 
 
+def test_previous_is_the_look_the_reference_replaced_and_a_released_hold_starts_afresh() -> None:
+    clear = np.ones((4, 5), bool)
+    ref = ReferenceState.empty(2, (4, 5)).update(_scene(1.0), clear, D[0])
+    assert np.isnan(ref.previous).all()  # nothing was replaced
+    cloudy = clear.copy()
+    cloudy[0, 0] = False
+    hold = np.zeros((4, 5), bool)
+    hold[3, :] = True
+    ref = ref.update(_scene(2.0), cloudy, D[1], hold=hold)
+    assert ref.previous[:, 1, 1].tolist() == [1.0, 1.0]
+    assert np.isnan(ref.previous[:, 0, 0]).all()  # not seen: nothing replaced
+    assert np.isnan(ref.previous[:, 3]).all() and (ref.values[:, 3] == 1.0).all()  # held
+    ref = ref.update(_scene(3.0), clear, D[2])
+    assert ref.previous[:, 1, 1].tolist() == [2.0, 2.0]
+    assert ref.previous[:, 0, 0].tolist() == [1.0, 1.0]
+    # the held row's hold was released: its change is the new normal, with no history
+    assert np.isnan(ref.previous[:, 3]).all() and (ref.values[:, 3] == 3.0).all()
+
+
+@pytest.mark.parametrize(
+    ("scene_value", "odd"),
+    [
+        (1.0, True),  # back to the look before: the reference (a hazy look) was odd
+        (1.5, False),  # a real change differs from both looks
+        (1.1, True),  # near the look before, within half the distance to the reference
+        (1.35, False),
+    ],
+)
+def test_odd_reference_blames_a_degraded_look_not_a_real_change(
+    scene_value: float, odd: bool
+) -> None:
+    clear = np.ones((8, 8), bool)
+    ref = ReferenceState.empty(2, (8, 8)).update(_scene(1.0, (8, 8)), clear, D[0])
+    hazy = _scene(1.0, (8, 8))
+    hazy[:, 2:5, 2:5] = 1.6
+    ref = ref.update(hazy, clear, D[1])
+    regions = np.zeros((8, 8), bool)
+    regions[2:5, 2:5] = True
+    regions[6:, 6:] = True  # a second region, where the reference is not to blame
+    scene = _scene(1.0, (8, 8))
+    scene[:, 2:5, 2:5] = scene_value
+    scene[:, 6:, 6:] = 1.4
+    out = ref.odd_reference(scene, regions)
+    assert out[2:5, 2:5].all() == odd and not out[~regions].any() and not out[6:, 6:].any()
+
+
+def test_odd_reference_needs_a_previous_look_for_half_the_region() -> None:
+    clear = np.ones((8, 8), bool)
+    first = clear.copy()
+    first[:, :4] = False  # the left half is seen for the first time on the second date
+    ref = ReferenceState.empty(2, (8, 8)).update(_scene(1.0, (8, 8)), first, D[0])
+    ref = ref.update(_scene(1.6, (8, 8)), clear, D[1])
+    regions = np.zeros((8, 8), bool)
+    regions[2:5, 1:5] = True  # three quarters without a previous look
+    assert not ref.odd_reference(_scene(1.0, (8, 8)), regions).any()
+    regions[2:5, 1:8] = True  # now mostly with one
+    assert ref.odd_reference(_scene(1.0, (8, 8)), regions)[2:5, 1:8].all()
+
+
 def test_compare_judges_only_clear_pixels_with_a_reference() -> None:
     clear = np.ones((4, 5), bool)
     ref = ReferenceState.empty(2, (4, 5))

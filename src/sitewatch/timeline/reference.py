@@ -8,9 +8,15 @@ next clear observation can tell a persistent change (still different from the
 pre-change state) from a transient one (back to it).  Once a change is
 confirmed the hold is released and the changed state becomes the new normal.
 
+The look the reference held before its last one is kept too (:attr:`previous`):
+a single degraded look (haze or a cloud edge under the mask's threshold) that
+became the reference makes every later clear look differ from it, and only the
+look before it can tell.  A released hold starts the history afresh, so a
+confirmed change is never compared with what it replaced.
+
 The change test is injected: any callable ``(reference, scene, valid) -> p``
 with ``(bands, h, w)`` arrays and an ``(h, w)`` bool mask, returning ``(h, w)``
-p-values under "no change".  Pure numpy, no file I/O.
+p-values under "no change".  Pure numpy/scipy, no file I/O.
 """
 
 from __future__ import annotations
@@ -21,10 +27,17 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from ..errors import InputError
 
 ChangeTest: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+#: a candidate region whose scene is this much closer to the previous look than to the
+#: reference blames the reference (:meth:`ReferenceState.odd_reference`)
+ODD_REFERENCE_RATIO = 0.5
+#: share of a region's pixels that must blame the reference for the region to be dropped
+ODD_REFERENCE_SHARE = 0.5
 
 __all__ = ["ChangeTest", "ReferenceState", "as_date", "check_dates", "check_zones"]
 
@@ -99,11 +112,19 @@ class ReferenceState:
         comes from; -1 where never observed.
     dates
         Dates of every acquisition fed to :meth:`update` so far, in order.
+    previous
+        ``(bands, h, w)`` float32: the look ``values`` replaced (NaN where there
+        was none, and where a released hold started the history afresh).  None
+        is all NaN.
+    held
+        ``(h, w)`` bool: the ``hold`` of the last :meth:`update`; None is none.
     """
 
     values: np.ndarray
     index: np.ndarray
     dates: tuple[dt.date, ...] = ()
+    previous: np.ndarray | None = None
+    held: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n_bands: int, shape: tuple[int, int]) -> ReferenceState:
@@ -175,6 +196,37 @@ class ReferenceState:
         with np.errstate(invalid="ignore"):
             return np.asarray(np.mean(s - self.values, axis=0), dtype=np.float32)
 
+    def odd_reference(
+        self, scene: np.ndarray, regions: np.ndarray, ratio: float = ODD_REFERENCE_RATIO
+    ) -> np.ndarray:
+        """Pixels of the 8-connected ``regions`` where ``scene`` is much closer to the
+        :attr:`previous` look than to the reference.
+
+        The reference is then the odd one out (a degraded look), not the scene.  A
+        pixel blames its reference when its distance (Euclidean over bands) from the
+        scene to the previous look is under ``ratio`` times the distance to the
+        reference; a region is returned when at least half of it has a previous look
+        and :data:`ODD_REFERENCE_SHARE` of those pixels blame their reference.  A
+        real change differs from both looks alike, and one inside a region whose
+        reference was partly odd (a field greening on the reference's date) keeps it.
+        """
+        s, _ = self._check_scene(scene, np.ones(self.shape, bool))
+        r = _check_mask(regions, self.shape, "regions")
+        out = np.zeros(self.shape, bool)
+        if self.previous is None or not r.any():
+            return out
+        labels, n = ndi.label(r, structure=np.ones((3, 3), bool))
+        idx = np.arange(1, n + 1)
+        seen = r & np.all(np.isfinite(self.previous), axis=0)
+        to_ref = np.sum((s - self.values) ** 2, axis=0)
+        with np.errstate(invalid="ignore"):
+            blames = seen & (np.sum((s - self.previous) ** 2, axis=0) < ratio**2 * to_ref)
+        size = np.asarray(ndi.sum(r, labels, idx))
+        n_seen = np.asarray(ndi.sum(seen, labels, idx))
+        n_blames = np.asarray(ndi.sum(blames, labels, idx))
+        odd = (n_seen >= 0.5 * size) & (n_blames >= ODD_REFERENCE_SHARE * n_seen)
+        return np.asarray(np.concatenate([[False], odd])[labels])
+
     def update(
         self,
         scene: np.ndarray,
@@ -206,8 +258,12 @@ class ReferenceState:
                 f"{self.dates[-1].isoformat()}; feed acquisitions in date order"
             )
         s, take = self._check_scene(scene, clear)
-        if hold is not None:
-            take = take & ~_check_mask(hold, self.shape, "hold")
+        held = np.zeros(self.shape, bool) if hold is None else _check_mask(hold, self.shape, "hold")
+        take = take & ~held
         values = np.where(take[None], s, self.values).astype(np.float32, copy=False)
         index = np.where(take, np.int32(len(self.dates)), self.index).astype(np.int32)
-        return ReferenceState(values, index, (*self.dates, d))
+        prior = self.previous if self.previous is not None else np.full_like(self.values, np.nan)
+        previous = np.where(take[None], self.values, prior).astype(np.float32, copy=False)
+        if self.held is not None:
+            previous[:, take & self.held] = np.nan  # a released hold starts afresh
+        return ReferenceState(values, index, (*self.dates, d), previous, held)
