@@ -326,10 +326,9 @@ _NORMALISE_SAMPLE = 40_000
 _NORMALISE_SMOOTH_PX = 5
 
 
-def _normalised(scene: np.ndarray, anchor: np.ndarray, both: np.ndarray) -> np.ndarray:
+def _normalised(scene: np.ndarray, anchor: np.ndarray, both: np.ndarray) -> np.ndarray | None:
     """``scene`` in the radiometry of ``anchor`` (per-band orthogonal regression over
-    IR-MAD no-change pixels among ``both``), or as it is when the fit fails or is not
-    trusted.
+    IR-MAD no-change pixels among ``both``); None when the fit fails or is not trusted.
 
     The smooth-difference correction after it is additive: left to it, a gain
     between the dates (sun, atmosphere) is a difference that grows with brightness,
@@ -350,7 +349,7 @@ def _normalised(scene: np.ndarray, anchor: np.ndarray, both: np.ndarray) -> np.n
     k = _NORMALISE_SMOOTH_PX
     inner = ndi.binary_erosion(both, np.ones((k, k), bool), border_value=0)
     if not inner.any():
-        return scene
+        return None
     at = strided_indices(inner, _NORMALISE_SAMPLE)
     sample = (nb, 1, at.size)
 
@@ -361,13 +360,13 @@ def _normalised(scene: np.ndarray, anchor: np.ndarray, both: np.ndarray) -> np.n
     try:
         fit = normalise_to_reference(smooth(anchor), smooth(scene), np.ones(sample[1:], bool))
     except NoValidDataError:
-        return scene
+        return None
     if (
         np.any(fit.correlation < _MIN_CORRELATION)
         or np.any(fit.gains < _GAIN_RANGE[0])
         or np.any(fit.gains > _GAIN_RANGE[1])
     ):
-        return scene
+        return None
     gains = fit.gains.astype(np.float32)[:, None, None]
     return scene * gains + fit.offsets.astype(np.float32)[:, None, None]
 
@@ -746,11 +745,12 @@ def _optical_series(
             status = "below-min-clear"
         both = clear & ref.observed
         if both.sum() >= MIN_FIT_PIXELS:
-            linear = i == align_i  # radiometry matched to the anchor by a trusted line
+            matched = None
             if i != align_i:
-                read = scene
-                scene = _normalised(scene, data[align_i], clear & masks[align_i].clear)
-                linear = scene is not read
+                matched = _normalised(scene, data[align_i], clear & masks[align_i].clear)
+            linear = i == align_i or matched is not None  # a trusted line to the anchor
+            if matched is not None:
+                scene = matched
             scene = scene - smooth_difference(scene, ref.values, both, block_px)
             # After a trusted linear fit, per-material shifts are mostly noise in how the
             # reference's classes fall: on real ground they moved a bright roof class by
