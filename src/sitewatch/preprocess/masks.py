@@ -769,7 +769,7 @@ def spectral_cloud_mask(
         offs = np.zeros(nb, dtype=np.float32)
         if has_med.any():
             level = offset_pixels(has_med, sky)
-            sky_offset = level is not has_med
+            sky_offset = sky is not None and int(np.count_nonzero(has_med & sky)) >= MIN_SKY_PX
             at = strided_indices(level, _MEDIAN_SAMPLE)
             offs = np.median(d.reshape(nb, -1)[:, at], axis=1).astype(np.float32)
             d -= offs[:, None, None]
