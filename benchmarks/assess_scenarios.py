@@ -37,6 +37,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from seeds import parse_seeds
 
 from sitewatch import __version__
 from sitewatch.assess import evaluate, evaluate_on, load_profile
+from sitewatch.assess.engine import EventLike
 from sitewatch.assess.profiles import BUILTIN_PROFILES
 from sitewatch.io.assessment import EventRecord, read_events
 from sitewatch.models import STATUS_LEVELS, Assessment, Site, ZoneTimelineRow
@@ -72,6 +74,7 @@ def prepare(name: str, seed: int, size: int, root: Path, source: str) -> dict[st
     base = root / f"{name}-{seed}"
     site_path, truth_path = base / "sim" / "site.geojson", base / "sim" / "truth" / "events.geojson"
     t0 = time.perf_counter()
+    events: Sequence[EventLike]
     if source == "kept":
         run = read_run(base / "run")
         site, events, timeline = load_site(site_path), list(run.events), list(run.timeline)
