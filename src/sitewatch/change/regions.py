@@ -15,7 +15,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["region_alpha", "series_alpha", "significant_regions", "strong_regions"]
+__all__ = [
+    "region_alpha",
+    "regions_where",
+    "series_alpha",
+    "significant_regions",
+    "strong_regions",
+]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -75,3 +81,18 @@ def strong_regions(regions: np.ndarray, p_value: np.ndarray, level: float) -> np
         return np.zeros(regions.shape, bool)
     med = np.asarray(ndi.median(np.where(regions, p_value, 1.0), labels, np.arange(1, n + 1)))
     return np.asarray(np.concatenate([[False], med < level])[labels])
+
+
+def regions_where(
+    candidates: np.ndarray, hit: np.ndarray, among: np.ndarray, share: float
+) -> np.ndarray:
+    """Pixels of the 8-connected ``candidates`` regions in which ``hit`` covers at least
+    ``share`` of the region's ``among`` pixels (regions without any ``among`` are kept)."""
+    labels, n = ndi.label(candidates, structure=_EIGHT)
+    if n == 0:
+        return np.zeros(candidates.shape, bool)
+    idx = np.arange(1, n + 1)
+    n_among = np.asarray(ndi.sum(among, labels, idx))
+    n_hit = np.asarray(ndi.sum(hit & among, labels, idx))
+    drop = (n_among > 0) & (n_hit >= share * n_among)
+    return np.asarray(np.concatenate([[False], drop])[labels])

@@ -41,7 +41,9 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["regions_where", "shadow_explained", "shadow_regions"]
+from ..change.regions import regions_where
+
+__all__ = ["shadow_explained", "shadow_regions"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 #: share of the median brightness below which a pixel counts in a shadow's length
@@ -219,21 +221,6 @@ def shadow_explained(
         ndi.binary_dilation(explained & brighter, structure=_EIGHT) & brighter & ~dark0
     )
     return explained, changed
-
-
-def regions_where(
-    candidates: np.ndarray, hit: np.ndarray, among: np.ndarray, share: float
-) -> np.ndarray:
-    """Pixels of the 8-connected ``candidates`` regions in which ``hit`` covers at least
-    ``share`` of the region's ``among`` pixels (regions without any ``among`` are kept)."""
-    labels, n = ndi.label(candidates, structure=_EIGHT)
-    if n == 0:
-        return np.zeros(candidates.shape, bool)
-    idx = np.arange(1, n + 1)
-    n_among = np.asarray(ndi.sum(among, labels, idx))
-    n_hit = np.asarray(ndi.sum(hit & among, labels, idx))
-    drop = (n_among > 0) & (n_hit >= share * n_among)
-    return np.asarray(np.concatenate([[False], drop])[labels])
 
 
 def shadow_regions(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .shadows import regions_where
+from ..change.regions import regions_where
 
 __all__ = ["optical_water", "water_regions"]
 

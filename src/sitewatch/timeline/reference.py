@@ -16,7 +16,7 @@ confirmed change is never compared with what it replaced.
 
 The change test is injected: any callable ``(reference, scene, valid) -> p``
 with ``(bands, h, w)`` arrays and an ``(h, w)`` bool mask, returning ``(h, w)``
-p-values under "no change".  Pure numpy/scipy, no file I/O.
+p-values under "no change".  Pure numpy, no file I/O.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import numpy as np
-from scipy import ndimage as ndi
 
+from ..change.regions import regions_where
 from ..errors import InputError
 
 ChangeTest: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -212,20 +212,13 @@ class ReferenceState:
         """
         s, _ = self._check_scene(scene, np.ones(self.shape, bool))
         r = _check_mask(regions, self.shape, "regions")
-        out = np.zeros(self.shape, bool)
         if self.previous is None or not r.any():
-            return out
-        labels, n = ndi.label(r, structure=np.ones((3, 3), bool))
-        idx = np.arange(1, n + 1)
+            return np.zeros(self.shape, bool)
         seen = r & np.all(np.isfinite(self.previous), axis=0)
         to_ref = np.sum((s - self.values) ** 2, axis=0)
         with np.errstate(invalid="ignore"):
             blames = seen & (np.sum((s - self.previous) ** 2, axis=0) < ratio**2 * to_ref)
-        size = np.asarray(ndi.sum(r, labels, idx))
-        n_seen = np.asarray(ndi.sum(seen, labels, idx))
-        n_blames = np.asarray(ndi.sum(blames, labels, idx))
-        odd = (n_seen >= 0.5 * size) & (n_blames >= ODD_REFERENCE_SHARE * n_seen)
-        return np.asarray(np.concatenate([[False], odd])[labels])
+        return regions_where(r, seen, r, 0.5) & regions_where(r, blames, seen, ODD_REFERENCE_SHARE)
 
     def update(
         self,
