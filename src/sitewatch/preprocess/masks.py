@@ -344,9 +344,14 @@ def offset_pixels(usable: np.ndarray, sky: np.ndarray | None) -> np.ndarray:
     """
     if sky is not None:
         clear = usable & sky
-        if np.count_nonzero(clear) >= MIN_SKY_PX:
+        if _enough_sky(clear):
             return clear
     return usable
+
+
+def _enough_sky(clear: np.ndarray) -> bool:
+    """Whether ``clear`` sky holds the :data:`MIN_SKY_PX` an offset is measured over."""
+    return int(np.count_nonzero(clear)) >= MIN_SKY_PX
 
 
 def _robust_sigma(x: np.ndarray) -> float:
@@ -769,7 +774,7 @@ def spectral_cloud_mask(
         offs = np.zeros(nb, dtype=np.float32)
         if has_med.any():
             level = offset_pixels(has_med, sky)
-            sky_offset = sky is not None and int(np.count_nonzero(has_med & sky)) >= MIN_SKY_PX
+            sky_offset = sky is not None and _enough_sky(has_med & sky)
             at = strided_indices(level, _MEDIAN_SAMPLE)
             offs = np.median(d.reshape(nb, -1)[:, at], axis=1).astype(np.float32)
             d -= offs[:, None, None]
