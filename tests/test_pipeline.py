@@ -419,7 +419,7 @@ def test_brightness_anomaly_offset_comes_from_the_clear_sky() -> None:
     [(1.10, 0.002, True), (0.90, 0.002, True), (1.25, 0.002, True),
      (1.60, 0.002, False), (1.10, 0.12, False)],
 )  # fmt: skip
-def test_a_date_is_normalised_to_the_reference_unless_the_fit_is_untrustworthy(
+def test_a_date_is_normalised_to_the_anchor_unless_the_fit_is_untrustworthy(
     gain: float, nir_noise: float, normalised: bool
 ) -> None:
     from sitewatch.pipeline import _normalised
